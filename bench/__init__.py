@@ -1,0 +1,1 @@
+"""Benchmarks (`make bench-*`): measured numbers printed beside the predecessor's figures."""

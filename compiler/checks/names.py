@@ -1,0 +1,234 @@
+"""Name checks (SC2xx): every name defined once, every reference resolved, names usable in code."""
+
+from __future__ import annotations
+
+import keyword
+import re
+from collections.abc import Iterator
+
+from selinonc.compiler.diagnostics import Diagnostic, did_you_mean
+from selinonc.compiler.model import Flow, Project, Ref
+
+IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+MODULE_PATH = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
+RESERVED_PREFIX = "_sc_"
+
+
+def check_nodes_defined_once(project: Project) -> Iterator[Diagnostic]:
+    """SC201: task names, and task and flow names together, are unique (checklist 8)."""
+    first: dict[str, str] = {}
+    named = [(t.name, t.span, "task") for t in project.tasks]
+    named += [(r.name, r.span, "flow") for r in project.listed_flows]
+    for name, span, kind in named:
+        if name in first:
+            yield Diagnostic.error(
+                "SC201",
+                span,
+                f"{kind} name {name!r} is already used by a {first[name]}",
+                hint="tasks and flows share one namespace; rename one of them",
+            )
+        else:
+            first[name] = kind
+
+
+def check_flows_defined_once(project: Project) -> Iterator[Diagnostic]:
+    """SC202: a flow has one definition (checklist 6)."""
+    seen: dict[str, Flow] = {}
+    for flow in project.flows:
+        if flow.name in seen:
+            other = seen[flow.name].span
+            yield Diagnostic.error(
+                "SC202",
+                flow.span,
+                f"flow {flow.name!r} is defined twice (first at {other})",
+                hint="merge the two definitions or rename one flow",
+            )
+        else:
+            seen[flow.name] = flow
+
+
+def check_definitions_are_listed(project: Project) -> Iterator[Diagnostic]:
+    """SC203: every flow definition names a flow listed in `flows` (checklist 4)."""
+    listed = [r.name for r in project.listed_flows]
+    for flow in project.flows:
+        if not project.is_flow(flow.name):
+            hint = did_you_mean(flow.name, listed) or f"add {flow.name!r} to `flows` in the nodes file"
+            yield Diagnostic.error(
+                "SC203",
+                flow.span,
+                f"flow {flow.name!r} is defined but not listed in `flows`",
+                hint=hint,
+            )
+
+
+def check_listed_flows_defined(project: Project) -> Iterator[Diagnostic]:
+    """SC204: every listed flow has a definition (checklist 5)."""
+    for ref in project.listed_flows:
+        if project.flow(ref.name) is None:
+            yield Diagnostic.error(
+                "SC204",
+                ref.span,
+                f"flow {ref.name!r} is listed in `flows` but has no definition",
+                hint="add it to `flow-definitions` in a flow file, or remove it from `flows`",
+            )
+
+
+def _flow_refs(flow: Flow) -> Iterator[Ref]:
+    """Every node name a flow definition refers to, in YAML order."""
+    for edge in flow.edges:
+        yield from edge.sources
+        yield from edge.targets
+    for failure in flow.failures:
+        yield from failure.nodes
+        if not isinstance(failure.fallback, bool):
+            yield from failure.fallback
+    yield from flow.nowait
+    if not isinstance(flow.eager_failures, bool):
+        yield from flow.eager_failures
+
+
+def check_node_references(project: Project) -> Iterator[Diagnostic]:
+    """SC205: edges, failures, nowait and eager_failures name existing tasks or flows."""
+    known = [t.name for t in project.tasks] + [r.name for r in project.listed_flows]
+    for flow in project.flows:
+        for ref in _flow_refs(flow):
+            if not project.is_node(ref.name):
+                yield Diagnostic.error(
+                    "SC205",
+                    ref.span,
+                    f"flow {flow.name!r} uses {ref.name!r}, which is neither a task nor a flow",
+                    hint=did_you_mean(ref.name, known) or "define it under `tasks` or `flows`",
+                )
+
+
+def check_storage_references(project: Project) -> Iterator[Diagnostic]:
+    """SC206: tasks and storage tracers name existing storages (checklist 13)."""
+    known = [s.name for s in project.storages]
+    refs = [(t.storage, f"task {t.name!r}") for t in project.tasks if t.storage is not None]
+    refs += [(tr.storage, "a storage tracer") for tr in project.global_.trace if tr.storage]
+    for ref, user in refs:
+        if project.storage(ref.name) is None:
+            yield Diagnostic.error(
+                "SC206",
+                ref.span,
+                f"{user} uses storage {ref.name!r}, which is not defined",
+                hint=did_you_mean(ref.name, known) or "define it under `storages`",
+            )
+
+
+def check_storages_defined_once(project: Project) -> Iterator[Diagnostic]:
+    """SC207: storage names are unique (Selinon silently keeps both)."""
+    seen: set[str] = set()
+    for storage in project.storages:
+        if storage.name in seen:
+            yield Diagnostic.error(
+                "SC207",
+                storage.span,
+                f"storage {storage.name!r} is defined twice",
+                hint="rename one; tasks could not tell which one they use",
+            )
+        seen.add(storage.name)
+
+
+def check_storage_node_clash(project: Project) -> Iterator[Diagnostic]:
+    """SC208: a storage is not named like a task or flow."""
+    for storage in project.storages:
+        if project.is_node(storage.name):
+            kind = "task" if project.is_task(storage.name) else "flow"
+            yield Diagnostic.error(
+                "SC208",
+                storage.span,
+                f"storage {storage.name!r} has the name of a {kind}",
+                hint="give the storage a name of its own, e.g. "
+                f"{storage.name + 'Storage'!r}",
+            )
+
+
+def check_generated_name_clashes(project: Project) -> Iterator[Diagnostic]:
+    """SC209: names that would clash in the generated package."""
+    by_lower: dict[str, str] = {}
+    for ref in project.listed_flows:
+        other = by_lower.setdefault(ref.name.lower(), ref.name)
+        if other != ref.name:
+            yield Diagnostic.error(
+                "SC209",
+                ref.span,
+                f"flows {other!r} and {ref.name!r} differ only in case; their generated "
+                "modules would be one file on case-insensitive file systems",
+                hint="rename one of the flows",
+            )
+    names = [(t.name, t.span) for t in project.tasks] + [(s.name, s.span) for s in project.storages]
+    names += [(r.name, r.span) for r in project.listed_flows]
+    for name, span in names:
+        if name.startswith(RESERVED_PREFIX):
+            yield Diagnostic.error(
+                "SC209",
+                span,
+                f"name {name!r} starts with {RESERVED_PREFIX!r}, which generated code reserves",
+                hint="rename it",
+            )
+
+
+def _python_names(project: Project) -> Iterator[tuple[bool, str, Ref]]:
+    """(is a module path, what it is, name and span) for every name written as Python code."""
+    for task in project.tasks:
+        spans = task.option_spans
+        yield False, "task name", Ref(name=task.name, span=task.span)
+        yield False, f"class of task {task.name!r}", Ref(
+            name=task.classname, span=spans.get("classname", task.span)
+        )
+        yield True, f"import of task {task.name!r}", Ref(
+            name=task.import_, span=spans.get("import", task.span)
+        )
+    for storage in project.storages:
+        yield False, "storage name", Ref(name=storage.name, span=storage.span)
+        yield False, f"class of storage {storage.name!r}", Ref(
+            name=storage.classname, span=storage.span
+        )
+        yield True, f"import of storage {storage.name!r}", Ref(
+            name=storage.import_, span=storage.span
+        )
+    for ref in project.listed_flows:
+        yield False, "flow name", ref
+    span = project.global_.predicates_module_span
+    if span is not None:
+        yield True, "predicates_module", Ref(name=project.global_.predicates_module, span=span)
+    for flow in project.flows:
+        for edge in flow.edges:
+            if edge.foreach is not None:
+                where = f"foreach of edge #{edge.index + 1} of flow {flow.name!r}"
+                yield True, where, Ref(name=edge.foreach.import_, span=edge.foreach.span)
+                yield False, where, Ref(name=edge.foreach.function, span=edge.foreach.span)
+
+
+def check_python_names(project: Project) -> Iterator[Diagnostic]:
+    """SC211: names that generated code imports or defines are valid Python."""
+    for is_module, what, ref in _python_names(project):
+        pattern = MODULE_PATH if is_module else IDENTIFIER
+        parts = ref.name.split(".") if is_module else [ref.name]
+        bad_word = next((p for p in parts if keyword.iskeyword(p)), None)
+        if pattern.match(ref.name) and bad_word is None:
+            continue
+        form = "a dotted module path" if is_module else "a Python identifier"
+        problem = f"the keyword {bad_word!r}" if bad_word else f"not {form}"
+        yield Diagnostic.error(
+            "SC211",
+            ref.span,
+            f"{what} {ref.name!r} is {problem}; generated code cannot use it",
+            hint="use letters, digits and underscores, not starting with a digit"
+            + (", parts separated by dots" if is_module else ""),
+        )
+
+
+CHECKS = (
+    check_nodes_defined_once,
+    check_flows_defined_once,
+    check_definitions_are_listed,
+    check_listed_flows_defined,
+    check_node_references,
+    check_storage_references,
+    check_storages_defined_once,
+    check_storage_node_clash,
+    check_generated_name_clashes,
+    check_python_names,
+)

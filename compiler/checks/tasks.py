@@ -1,0 +1,113 @@
+"""Task and storage checks (SC5xx): storage use, shared classes, retries, output schemas."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+from selinonc.compiler.diagnostics import Diagnostic
+from selinonc.compiler.model import Project, Task
+from selinonc.compiler.schema import schema_file_problem
+
+
+def check_storage_task_name(project: Project) -> Iterator[Diagnostic]:
+    """SC501: `storage_task_name` needs a `storage` (checklist 11)."""
+    for task in project.tasks:
+        if task.storage_task_name is not None and task.storage is None:
+            yield Diagnostic.error(
+                "SC501",
+                task.option_spans.get("storage_task_name", task.span),
+                f"task {task.name!r} sets `storage_task_name` but has no `storage`",
+                hint="add `storage:` or remove `storage_task_name`",
+            )
+
+
+def check_unused_storages(project: Project) -> Iterator[Diagnostic]:
+    """SC502: a storage no task (and no tracer) uses is a leftover."""
+    used = {t.storage.name for t in project.tasks if t.storage is not None}
+    used |= {tr.storage.name for tr in project.global_.trace if tr.storage is not None}
+    for storage in project.storages:
+        if storage.name not in used:
+            yield Diagnostic.warning(
+                "SC502",
+                storage.span,
+                f"storage {storage.name!r} is used by no task",
+                hint="set `storage: " + storage.name + "` on a task, or remove the storage",
+            )
+
+
+def check_shared_classes(project: Project) -> Iterator[Diagnostic]:
+    """SC503: tasks sharing one class agree on `output_schema` and `max_retry`."""
+    first: dict[tuple[str, str], Task] = {}
+    for task in project.tasks:
+        other = first.setdefault((task.import_, task.classname), task)
+        if other is task:
+            continue
+        for option in ("output_schema", "max_retry"):
+            if getattr(task, option) != getattr(other, option):
+                yield Diagnostic.warning(
+                    "SC503",
+                    task.option_spans.get(option, task.span),
+                    f"tasks {other.name!r} and {task.name!r} share the class "
+                    f"{task.import_}.{task.classname} but differ in `{option}`",
+                    hint="give them the same value, or separate classes",
+                )
+
+
+def check_unused_tasks(project: Project) -> Iterator[Diagnostic]:
+    """SC504: a task that no flow uses is a leftover."""
+    used = {name for flow in project.flows for name in flow.nodes()}
+    for task in project.tasks:
+        if task.name not in used:
+            yield Diagnostic.warning(
+                "SC504",
+                task.span,
+                f"task {task.name!r} is used in no flow",
+                hint="use it in a flow's edges, or remove it",
+            )
+
+
+def check_retry_countdown(project: Project) -> Iterator[Diagnostic]:
+    """SC505: `retry_countdown` has no effect while `max_retry` is 0."""
+    for task in project.tasks:
+        if task.retry_countdown and not task.max_retry:
+            yield Diagnostic.warning(
+                "SC505",
+                task.option_spans.get("retry_countdown", task.span),
+                f"task {task.name!r} sets `retry_countdown` but `max_retry` is 0: "
+                "it is never retried",
+                hint="set `max_retry:` or remove `retry_countdown`",
+            )
+
+
+def check_output_schemas(project: Project) -> Iterator[Diagnostic]:
+    """SC506: `output_schema` files exist and hold valid JSON Schemas.
+
+    A relative path is looked up from the working directory (where workers read it at run time)
+    and, failing that, from the nodes file's directory.
+    """
+    base = os.path.dirname(project.nodes_file)
+    for task in project.tasks:
+        if task.output_schema is None:
+            continue
+        path = task.output_schema
+        if not os.path.isabs(path) and not os.path.exists(path):
+            path = os.path.join(base, path)
+        problem = schema_file_problem(path)
+        if problem is not None:
+            yield Diagnostic.error(
+                "SC506",
+                task.option_spans.get("output_schema", task.span),
+                f"output schema {task.output_schema!r} of task {task.name!r}: {problem}",
+                hint="give the path of a JSON Schema file, relative to where workers run",
+            )
+
+
+CHECKS = (
+    check_storage_task_name,
+    check_unused_storages,
+    check_shared_classes,
+    check_unused_tasks,
+    check_retry_countdown,
+    check_output_schemas,
+)

@@ -1,0 +1,207 @@
+"""Diagnostics: values every stage returns, their stable codes, and how they are rendered."""
+
+from __future__ import annotations
+
+import difflib
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from enum import Enum
+
+from selinonc.compiler.source import SourceFile, Span
+
+
+class Severity(str, Enum):
+    """How serious a finding is: errors fail the command, warnings do not."""
+
+    ERROR = "error"
+    WARNING = "warning"
+
+
+# Every code the compiler can emit, with a one-line summary. Codes are stable: they are never
+# renumbered or reused, because users silence and search for them. Each has a golden case in
+# tests/cases/<code>-*/.
+CODES: Mapping[str, str] = {
+    # SC1xx: inputs, YAML and schema
+    "SC100": "an input path does not exist or holds no YAML files",
+    "SC101": "a file is not valid YAML",
+    "SC102": "a mapping has the same key twice",
+    "SC103": "a mapping key is not a string",
+    "SC104": "a file cannot be read as UTF-8 text",
+    "SC105": "a file is empty or its top level is not a mapping",
+    "SC106": "a file is too large or too deeply nested to be a flow configuration",
+    "SC107": "a YAML feature that flow configurations do not use (tags, non-scalar merges)",
+    "SC110": "an unknown key",
+    "SC111": "a value has the wrong type",
+    "SC112": "a required key is missing",
+    "SC113": "a value is not one of the allowed values or has the wrong form",
+    "SC114": "a list or mapping that must not be empty is empty",
+    "SC120": "no nodes file (with `tasks` and `flows`) among the inputs",
+    "SC121": "more than one nodes file among the inputs",
+    "SC122": "a file is neither a nodes file nor a flow file",
+    # SC2xx: names
+    "SC201": "a task or flow name is defined twice",
+    "SC202": "a flow is defined twice in flow-definitions",
+    "SC203": "a flow definition names a flow not listed in `flows`",
+    "SC204": "a listed flow has no definition",
+    "SC205": "a reference to an unknown task or flow",
+    "SC206": "a task uses an unknown storage",
+    "SC207": "a storage name is defined twice",
+    "SC208": "a storage is named like a task or flow",
+    "SC209": "a name would collide in the generated code",
+    "SC210": "a propagate_* option names something that is not a flow",
+    "SC211": "a name is not a valid Python identifier or module path",
+    # SC3xx: edges and graph
+    "SC301": "a flow has no starting edge",
+    "SC302": "a node appears twice in one edge's `from`",
+    "SC303": "a task is used as a source but never started in the flow",
+    "SC304": "a cycle of edges without any condition runs forever",
+    "SC305": "a sub-flow starts itself without a condition on the way",
+    "SC306": "a node can never start",
+    "SC307": "an edge can never fire",
+    "SC308": "a sub-flow used as a source or failure node is never started in the flow",
+    # SC4xx: conditions
+    "SC401": "an unknown predicate",
+    "SC402": "a predicate's `node` is not a source of its edge",
+    "SC403": "a result predicate with no node to read",
+    "SC404": "a result predicate reads a sub-flow or a task without storage",
+    "SC405": "a result predicate reads a task whose storage is read-only",
+    "SC406": "predicate arguments do not match the predicate's parameters",
+    "SC407": "a failure condition reads a task result",
+    "SC408": "a custom predicates module cannot be imported",
+    # SC5xx: tasks and storages
+    "SC501": "`storage_task_name` without a `storage`",
+    "SC502": "a storage is used by no task",
+    "SC503": "tasks sharing a class disagree on `output_schema` or `max_retry`",
+    "SC504": "a task is used in no flow",
+    "SC505": "`retry_countdown` is set but `max_retry` is 0",
+    "SC506": "an `output_schema` file does not exist or is not a valid JSON Schema",
+    # SC6xx: flow options
+    "SC601": "`node_args_from_first` needs exactly one starting edge with one task",
+    "SC602": "a nowait node is used as a source or waits for a failure",
+    "SC603": "a nowait node is never started in the flow",
+    "SC604": "an eager-failure node is not in the flow, is nowait or has a fallback",
+    "SC605": "a propagate_* option names a flow that is not a source or destination as needed",
+    "SC606": "a node is in both the plain and the compound propagate_* option",
+    "SC607": "a propagate_*failures option names a node without a fallback",
+    "SC608": "propagated results cannot reach a sub-flow because `propagate_parent` is off",
+    "SC609": "`foreach.propagate_result` needs flow destinations without `propagate_node_args`",
+    "SC610": "a `selective` edge needs exactly one flow destination and known tasks",
+    "SC611": "`sampling.args` do not match the strategy's parameters",
+    "SC612": "an unknown sampling strategy",
+    "SC613": "a failure lists a node twice or a node falls back to itself",
+    "SC614": "`propagate_failure: true` together with `fallback: true`",
+    "SC615": "a failure lists a node that is not in the flow",
+    "SC616": "`node_args_from_first` is not a boolean",
+    "SC617": "a negative retry count, countdown or throttling interval",
+    "SC618": "`sampling.args` has arguments the strategy does not take",
+    "SC619": "`propagate_node_args` names a flow that is not a destination",
+    "SC620": "a `selective` edge names tasks that do not exist",
+}
+
+
+# Findings that Selinon 1.4.0 accepts: `--compat` reports them as warnings (decisions.md, 2).
+COMPAT_WARNINGS: frozenset[str] = frozenset(
+    {
+        "SC102", "SC103", "SC110",  # unknown, duplicate and non-string keys
+        "SC207", "SC208", "SC209",  # duplicate storages, storage/node clash, generated names
+        "SC304", "SC305", "SC306", "SC307", "SC308",  # graph analysis
+        "SC506", "SC616", "SC617", "SC618", "SC619", "SC620",  # added option checks
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Diagnostic:
+    """One finding: what is wrong, where, and how to fix it."""
+
+    code: str
+    severity: Severity
+    span: Span
+    message: str
+    hint: str | None = None
+
+    @classmethod
+    def error(cls, code: str, span: Span, message: str, hint: str | None = None) -> Diagnostic:
+        """Build an error diagnostic."""
+        return cls(code, Severity.ERROR, span, message, hint)
+
+    @classmethod
+    def warning(cls, code: str, span: Span, message: str, hint: str | None = None) -> Diagnostic:
+        """Build a warning diagnostic."""
+        return cls(code, Severity.WARNING, span, message, hint)
+
+    def as_warning(self) -> Diagnostic:
+        """The same finding, downgraded to a warning (what `--compat` does to added checks)."""
+        return replace(self, severity=Severity.WARNING)
+
+    def sort_key(self) -> tuple[str, int, int, str, str]:
+        """Order diagnostics by file, line, column, code and message."""
+        return (self.span.file, self.span.line, self.span.col, self.code, self.message)
+
+    def to_json(self) -> dict[str, object]:
+        """A JSON-ready dict, the form of `--format json`."""
+        return {
+            "code": self.code,
+            "severity": self.severity.value,
+            "file": self.span.file,
+            "line": self.span.line,
+            "column": self.span.col,
+            "message": self.message,
+            "hint": self.hint,
+        }
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
+    """A hint naming the closest choice to a misspelt word, or None when nothing is close."""
+    matches = difflib.get_close_matches(word, sorted(set(choices)), n=1, cutoff=0.6)
+    return f"did you mean {matches[0]!r}?" if matches else None
+
+
+def has_errors(diagnostics: Iterable[Diagnostic]) -> bool:
+    """True when any diagnostic is an error."""
+    return any(d.severity is Severity.ERROR for d in diagnostics)
+
+
+def render(diagnostic: Diagnostic, sources: Mapping[str, SourceFile]) -> str:
+    """Render one diagnostic like a compiler: location, message, source line, caret, hint."""
+    d = diagnostic
+    out = [f"{d.span}: {d.severity.value}[{d.code}]: {d.message}"]
+    source = sources.get(d.span.file)
+    line = source.line(d.span.line) if source is not None else None
+    if line is not None:
+        text = line.expandtabs(1).rstrip()
+        out.append(f"    {text}")
+        out.append("    " + " " * max(d.span.col - 1, 0) + "^")
+    if d.hint:
+        out.append(f"hint: {d.hint}")
+    return "\n".join(out)
+
+
+def summary(diagnostics: Sequence[Diagnostic], files: int) -> str:
+    """The closing line: counts of errors and warnings over the checked files."""
+    errors = sum(d.severity is Severity.ERROR for d in diagnostics)
+    warnings = len(diagnostics) - errors
+    checked = f"checked {files} file{'s' if files != 1 else ''}"
+    if not diagnostics:
+        return f"{checked}: no problems found"
+    parts = []
+    if errors:
+        parts.append(f"{errors} error{'s' if errors != 1 else ''}")
+    if warnings:
+        parts.append(f"{warnings} warning{'s' if warnings != 1 else ''}")
+    return f"{checked}: " + ", ".join(parts)
+
+
+def render_json(diagnostics: Sequence[Diagnostic], files: int) -> str:
+    """All diagnostics as one JSON document (for editors and CI annotations)."""
+    errors = sum(d.severity is Severity.ERROR for d in diagnostics)
+    doc = {
+        "diagnostics": [d.to_json() for d in diagnostics],
+        "summary": {
+            "files": files,
+            "errors": errors,
+            "warnings": len(diagnostics) - errors,
+        },
+    }
+    return json.dumps(doc, indent=2, sort_keys=False)

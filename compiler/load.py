@@ -1,0 +1,300 @@
+"""Load YAML files into plain data with a position for every key and value."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from selinonc.compiler.diagnostics import Diagnostic
+from selinonc.compiler.source import SourceFile, Span
+
+JsonPath = tuple[str | int, ...]
+
+MAX_FILE_BYTES = 64 * 1024 * 1024
+MAX_DEPTH = 64
+MAX_NODES = 2_000_000
+
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+_STR_TAG = "tag:yaml.org,2002:str"
+_CORE_TAGS = frozenset(
+    "tag:yaml.org,2002:" + name
+    for name in ("str", "int", "float", "bool", "null", "map", "seq", "merge", "timestamp")
+)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Document:
+    """One loaded file: its data, and the spans of every value and key by JSON path."""
+
+    source: SourceFile
+    data: Any
+    spans: Mapping[JsonPath, Span]
+    key_spans: Mapping[JsonPath, Span]
+
+    def span(self, path: JsonPath) -> Span:
+        """The span of the value at `path`, or of its nearest enclosing value that has one."""
+        for end in range(len(path), -1, -1):
+            span = self.spans.get(path[:end])
+            if span is not None:
+                return span
+        return Span(self.source.path, 1, 1)
+
+    def key_span(self, path: JsonPath) -> Span:
+        """The span of the key that holds the value at `path` (its value's span if none)."""
+        return self.key_spans.get(path) or self.span(path)
+
+
+class _TooBig(Exception):
+    """Raised inside the walk when a limit is exceeded; turned into SC106."""
+
+    def __init__(self, span: Span, message: str) -> None:
+        super().__init__(message)
+        self.span = span
+        self.message = message
+
+
+@dataclass(slots=True)
+class _Walker:
+    """Turns composed YAML nodes into plain data, recording spans and finding key problems."""
+
+    path: str
+    constructor: yaml.SafeLoader
+    spans: dict[JsonPath, Span] = field(default_factory=dict)
+    key_spans: dict[JsonPath, Span] = field(default_factory=dict)
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    visited: int = 0
+
+    def span(self, node: Node) -> Span:
+        mark = node.start_mark
+        return Span(self.path, mark.line + 1, mark.column + 1)
+
+    def walk(self, node: Node, at: JsonPath, depth: int, record: bool = True) -> Any:
+        self.visited += 1
+        if self.visited > MAX_NODES:
+            raise _TooBig(self.span(node), f"more than {MAX_NODES:,} YAML values (alias bomb?)")
+        if depth > MAX_DEPTH:
+            raise _TooBig(self.span(node), f"nested deeper than {MAX_DEPTH} levels")
+        if record:
+            self.spans[at] = self.span(node)
+        if isinstance(node, MappingNode):
+            return self.mapping(node, at, depth, record)
+        if isinstance(node, SequenceNode):
+            return [self.walk(item, (*at, i), depth + 1, record) for i, item in enumerate(node.value)]
+        return self.scalar(node)
+
+    def scalar(self, node: Node) -> Any:
+        if node.tag not in _CORE_TAGS:
+            self.diagnostics.append(
+                Diagnostic.error(
+                    "SC107",
+                    self.span(node),
+                    f"the YAML tag {node.tag!r} is not supported in flow configurations",
+                    hint="remove the tag; write the value as plain YAML",
+                )
+            )
+            return None
+        try:
+            return self.constructor.construct_object(node, deep=True)
+        except (yaml.YAMLError, ValueError, OverflowError) as exc:
+            self.diagnostics.append(
+                Diagnostic.error(
+                    "SC101",
+                    self.span(node),
+                    f"invalid YAML value {node.value!r}: {exc}",
+                    hint="quote the value to make it a string",
+                )
+            )
+            return None
+
+    def mapping(self, node: MappingNode, at: JsonPath, depth: int, record: bool) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        seen: dict[str, Span] = {}
+        merges: list[Node] = []
+        for key_node, value_node in node.value:
+            if key_node.tag == _MERGE_TAG:
+                merges.append(value_node)
+                continue
+            key = self.key(key_node)
+            if key is None:
+                continue
+            key_span = self.span(key_node)
+            if key in seen:
+                first = seen[key]
+                self.diagnostics.append(
+                    Diagnostic.error(
+                        "SC102",
+                        key_span,
+                        f"duplicate key {key!r} (first defined at line {first.line})",
+                        hint="remove one of the two; YAML would silently keep only the last",
+                    )
+                )
+                continue
+            seen[key] = key_span
+            if record:
+                self.key_spans[(*at, key)] = key_span
+            out[key] = self.walk(value_node, (*at, key), depth + 1, record)
+        for merged in self.merged(merges, at, depth, record):
+            for key, value in merged.items():
+                out.setdefault(key, value)
+        return out
+
+    def merged(
+        self, merges: list[Node], at: JsonPath, depth: int, record: bool
+    ) -> list[dict[str, Any]]:
+        """The mappings named by `<<` keys, earlier ones first (they take precedence)."""
+        sources: list[Node] = []
+        for value in merges:
+            items = value.value if isinstance(value, SequenceNode) else [value]
+            sources.extend(items)
+        result = []
+        for src in sources:
+            if not isinstance(src, MappingNode):
+                self.diagnostics.append(
+                    Diagnostic.error(
+                        "SC107",
+                        self.span(src),
+                        "a `<<` merge key must name a mapping or a list of mappings",
+                        hint="merge an anchored mapping, e.g. `<<: *defaults`",
+                    )
+                )
+                continue
+            # Merged values keep the spans of their anchor, unless the key is written here.
+            data = self.mapping(src, at, depth + 1, record=False)
+            for key in data:
+                if record and (*at, key) not in self.spans:
+                    self._record_merged(src, at, key)
+            result.append(data)
+        return result
+
+    def _record_merged(self, src: MappingNode, at: JsonPath, key: str) -> None:
+        for key_node, value_node in src.value:
+            if isinstance(key_node, ScalarNode) and key_node.value == key:
+                self.key_spans[(*at, key)] = self.span(key_node)
+                self._record_tree(value_node, (*at, key), 0)
+                return
+
+    def _record_tree(self, node: Node, at: JsonPath, depth: int) -> None:
+        if depth > MAX_DEPTH:
+            return
+        self.spans.setdefault(at, self.span(node))
+        if isinstance(node, MappingNode):
+            for key_node, value_node in node.value:
+                if isinstance(key_node, ScalarNode) and key_node.tag != _MERGE_TAG:
+                    self.key_spans.setdefault((*at, key_node.value), self.span(key_node))
+                    self._record_tree(value_node, (*at, key_node.value), depth + 1)
+        elif isinstance(node, SequenceNode):
+            for i, item in enumerate(node.value):
+                self._record_tree(item, (*at, i), depth + 1)
+
+    def key(self, node: Node) -> str | None:
+        if isinstance(node, ScalarNode) and node.tag == _STR_TAG:
+            return str(node.value)
+        shown = node.value if isinstance(node, ScalarNode) else "a " + node.id
+        self.diagnostics.append(
+            Diagnostic.error(
+                "SC103",
+                self.span(node),
+                f"mapping key {shown!r} is not a string (YAML reads it as {_kind(node)})",
+                hint=f'quote the key: "{shown}"' if isinstance(node, ScalarNode) else None,
+            )
+        )
+        return None
+
+
+def _kind(node: Node) -> str:
+    if isinstance(node, ScalarNode):
+        return node.tag.rsplit(":", 1)[-1]
+    return node.id
+
+
+def decode(path: str, raw: bytes) -> tuple[SourceFile, list[Diagnostic]]:
+    """Decode a file's bytes as UTF-8 text, reporting size and encoding problems."""
+    if len(raw) > MAX_FILE_BYTES:
+        return SourceFile(path, ""), [
+            Diagnostic.error(
+                "SC106",
+                Span(path, 1, 1),
+                f"file is {len(raw):,} bytes, over the {MAX_FILE_BYTES:,} byte limit",
+                hint="split the configuration into several flow files",
+            )
+        ]
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        col = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        return SourceFile(path, ""), [
+            Diagnostic.error(
+                "SC104",
+                Span(path, line, col),
+                f"file is not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start})",
+                hint="save the file as UTF-8; is this really a YAML file?",
+            )
+        ]
+    return SourceFile(path, text), []
+
+
+def load_text(source: SourceFile) -> tuple[Document | None, list[Diagnostic]]:
+    """Parse one source file into a Document, or return the diagnostics that prevent it."""
+    path = source.path
+    try:
+        node = yaml.compose(source.text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        span = Span(path, mark.line + 1, mark.column + 1) if mark else Span(path, 1, 1)
+        problem = exc.problem or exc.context or "invalid YAML"
+        code = "SC104" if isinstance(exc, yaml.reader.ReaderError) else "SC101"
+        return None, [Diagnostic.error(code, span, f"invalid YAML: {problem}")]
+    except yaml.YAMLError as exc:
+        return None, [Diagnostic.error("SC101", Span(path, 1, 1), f"invalid YAML: {exc}")]
+    except RecursionError:
+        return None, [
+            Diagnostic.error("SC106", Span(path, 1, 1), "YAML is nested too deeply to read")
+        ]
+    if node is None:
+        return None, [
+            Diagnostic.error(
+                "SC105",
+                Span(path, 1, 1),
+                "file is empty",
+                hint="a nodes file needs `tasks` and `flows`; a flow file `flow-definitions`",
+            )
+        ]
+    walker = _Walker(path, yaml.SafeLoader(""))
+    try:
+        data = walker.walk(node, (), 0)
+    except _TooBig as exc:
+        return None, [Diagnostic.error("SC106", exc.span, f"file is too large: {exc.message}")]
+    if not isinstance(data, dict):
+        walker.diagnostics.append(
+            Diagnostic.error(
+                "SC105",
+                walker.span(node),
+                f"the top level of the file is a {_kind(node)}, not a mapping",
+                hint="a nodes file starts with `tasks:`; a flow file with `flow-definitions:`",
+            )
+        )
+        return None, walker.diagnostics
+    doc = Document(source, data, walker.spans, walker.key_spans)
+    # Anchored mappings are walked once per alias; report each problem once.
+    return doc, sorted(set(walker.diagnostics), key=Diagnostic.sort_key)
+
+
+def load_file(path: str) -> tuple[SourceFile, Document | None, list[Diagnostic]]:
+    """Read and parse one file; never raises for bad content."""
+    try:
+        with open(path, "rb") as handle:
+            raw = handle.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        return SourceFile(path, ""), None, [
+            Diagnostic.error("SC104", Span(path, 1, 1), f"cannot read file: {exc.strerror}")
+        ]
+    source, problems = decode(path, raw)
+    if problems:
+        return source, None, problems
+    doc, diagnostics = load_text(source)
+    return source, doc, diagnostics

@@ -1,0 +1,78 @@
+"""The compiler's stages in order; it stops after the first stage that reports errors."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from selinonc.compiler import schema
+from selinonc.compiler.build import build
+from selinonc.compiler.checks import run_checks
+from selinonc.compiler.diagnostics import COMPAT_WARNINGS, Diagnostic, has_errors
+from selinonc.compiler.inputs import classify
+from selinonc.compiler.load import Document, load_file
+from selinonc.compiler.model import Project
+from selinonc.compiler.source import SourceFile
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    """What `check` found: all diagnostics, the sources they point into, and the model."""
+
+    diagnostics: tuple[Diagnostic, ...]
+    sources: dict[str, SourceFile]
+    project: Project | None
+
+    @property
+    def ok(self) -> bool:
+        """True when no diagnostic is an error."""
+        return not has_errors(self.diagnostics)
+
+
+def _settle(found: Iterable[Diagnostic], compat: bool) -> list[Diagnostic]:
+    """Sort a stage's findings; under --compat, added checks become warnings."""
+    out = [d.as_warning() if compat and d.code in COMPAT_WARNINGS else d for d in found]
+    return sorted(set(out), key=Diagnostic.sort_key)
+
+
+def check(files: Sequence[str], *, compat: bool = False) -> CheckResult:
+    """Run load, schema, classify, build and the semantic checks over `files`.
+
+    Args:
+        files: input files, already expanded from directories (see `inputs.expand`).
+        compat: accept everything Selinon 1.4.0 accepts, reporting added checks as warnings.
+
+    Returns:
+        The diagnostics of every stage that ran, and the model when building succeeded.
+    """
+    sources: dict[str, SourceFile] = {}
+    docs: list[Document] = []
+    found: list[Diagnostic] = []
+    for path in files:
+        source, doc, diagnostics = load_file(path)
+        sources[path] = source
+        found.extend(diagnostics)
+        if doc is not None:
+            docs.append(doc)
+    reported = _settle(found, compat)
+    if has_errors(reported):
+        return _result(reported, sources, None)
+
+    reported += _settle((d for doc in docs for d in schema.validate(doc)), compat)
+    if has_errors(reported):
+        return _result(reported, sources, None)
+
+    inputs, diagnostics = classify(docs)
+    reported += _settle(diagnostics, compat)
+    if inputs is None:
+        return _result(reported, sources, None)
+
+    project = build(inputs.nodes, inputs.flows, files)
+    reported += _settle(run_checks(project), compat)
+    return _result(reported, sources, project)
+
+
+def _result(
+    reported: list[Diagnostic], sources: dict[str, SourceFile], project: Project | None
+) -> CheckResult:
+    return CheckResult(tuple(sorted(reported, key=Diagnostic.sort_key)), sources, project)

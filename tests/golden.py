@@ -1,0 +1,52 @@
+"""Run a golden case: `selinonc check` over a case folder, rendered as the CLI prints it."""
+
+from __future__ import annotations
+
+import os
+import shlex
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from selinonc.compiler import pipeline
+from selinonc.compiler.diagnostics import has_errors, render, summary
+from selinonc.compiler.inputs import expand
+
+CASES = Path(__file__).parent / "cases"
+INPUTS = "inputs"  # the case's YAML files live in <case>/inputs/
+ARGS = "args"  # optional: extra command-line options, e.g. `--compat`
+EXPECTED = "expected.txt"
+
+
+@contextmanager
+def chdir(path: Path) -> Iterator[None]:
+    """Run a block with `path` as the working directory (so paths print relative)."""
+    old = os.getcwd()
+    os.chdir(path)
+    try:
+        yield
+    finally:
+        os.chdir(old)
+
+
+def case_names() -> list[str]:
+    """Every case folder, sorted."""
+    return sorted(p.name for p in CASES.iterdir() if (p / INPUTS).is_dir())
+
+
+def run_case(name: str) -> tuple[str, int]:
+    """The text output and exit code of `selinonc check [args] inputs` in the case folder."""
+    case = CASES / name
+    args = shlex.split((case / ARGS).read_text()) if (case / ARGS).exists() else []
+    with chdir(case):
+        files = expand([INPUTS])
+        result = pipeline.check(files, compat="--compat" in args)
+        blocks = [render(d, result.sources) + "\n" for d in result.diagnostics]
+        text = "\n".join(blocks) + ("\n" if blocks else "") + summary(result.diagnostics, len(files))
+    return text + "\n", 1 if has_errors(result.diagnostics) else 0
+
+
+def write_expected(name: str) -> None:
+    """Rewrite a case's expected output (what `make golden` does)."""
+    text, code = run_case(name)
+    (CASES / name / EXPECTED).write_text(f"# exit {code}\n{text}")
