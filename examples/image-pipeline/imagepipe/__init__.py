@@ -1,0 +1,1 @@
+"""Image pipeline example: tasks, foreach functions and fixture data for `flows.yaml`."""

@@ -1,0 +1,1 @@
+"""Order fulfilment example: tasks, foreach functions and simulated shop services."""

@@ -1,0 +1,1 @@
+"""Package analysis example: tasks, foreach functions and an offline package registry."""
