@@ -69,6 +69,10 @@ class _At:
         data = self.value()
         return {k: self.key_span(k) for k in data} if isinstance(data, dict) else {}
 
+    def value_spans(self) -> dict[str, Span]:
+        data = self.value()
+        return {k: self.span(k) for k in data} if isinstance(data, dict) else {}
+
 
 def _refs(at: _At, key: str) -> tuple[Ref, ...]:
     """Names given as a scalar or a list (None, '' and [] give no names)."""
@@ -95,6 +99,7 @@ def _condition(at: _At) -> Condition:
         node = data.get("node")
         return Leaf(
             name=data["name"],
+            name_span=at.span("name"),
             node=Ref(name=node, span=at.span("node")) if node is not None else None,
             args=args,
             arg_spans={k: at.child("args").key_span(k) for k in args},
@@ -152,6 +157,7 @@ def build_task(at: _At) -> Task:
         throttling=_throttling(at, "throttling"),
         selective_run_function=_function(selective) if selective else None,
         option_spans=at.option_spans(),
+        value_spans=at.value_spans(),
     )
 
 
@@ -165,6 +171,7 @@ def build_storage(at: _At) -> Storage:
         classname=data.get("classname") or data["name"],
         configuration=data.get("configuration"),
         cache=_cache(_opt(at, "cache")),
+        value_spans=at.value_spans(),
     )
 
 
@@ -233,7 +240,9 @@ def _sampling(at: _At | None) -> Sampling | None:
     args = data.get("args") or {}
     return Sampling(
         name=data["name"],
+        name_span=at.span("name"),
         import_=data.get("import") or DEFAULT_STRATEGIES_MODULE,
+        import_span=at.span("import") if "import" in data else at.span(),
         args=args,
         arg_spans={k: at.child("args").key_span(k) for k in args},
         span=at.span(),
@@ -263,6 +272,7 @@ def build_flow(at: _At) -> Flow:
         throttling=_throttling(at, "throttling"),
         cache=_cache(_opt(at, "cache")),
         option_spans=at.option_spans(),
+        value_spans=at.value_spans(),
     )
 
 

@@ -23,7 +23,6 @@ class Severity(str, Enum):
 # tests/cases/<code>-*/.
 CODES: Mapping[str, str] = {
     # SC1xx: inputs, YAML and schema
-    "SC100": "an input path does not exist or holds no YAML files",
     "SC101": "a file is not valid YAML",
     "SC102": "a mapping has the same key twice",
     "SC103": "a mapping key is not a string",
@@ -68,7 +67,7 @@ CODES: Mapping[str, str] = {
     "SC405": "a result predicate reads a task whose storage is read-only",
     "SC406": "predicate arguments do not match the predicate's parameters",
     "SC407": "a failure condition reads a task result",
-    "SC408": "a custom predicates module cannot be imported",
+    "SC408": "a custom predicates or sampling strategies module cannot be imported",
     # SC5xx: tasks and storages
     "SC501": "`storage_task_name` without a `storage`",
     "SC502": "a storage is used by no task",
@@ -91,12 +90,12 @@ CODES: Mapping[str, str] = {
     "SC612": "an unknown sampling strategy",
     "SC613": "a failure lists a node twice or a node falls back to itself",
     "SC614": "`propagate_failure: true` together with `fallback: true`",
-    "SC615": "a failure lists a node that is not in the flow",
+    "SC615": "`eager_failures: true` with `failures`: no fallback can ever run",
     "SC616": "`node_args_from_first` is not a boolean",
     "SC617": "a negative retry count, countdown or throttling interval",
     "SC618": "`sampling.args` has arguments the strategy does not take",
     "SC619": "`propagate_node_args` names a flow that is not a destination",
-    "SC620": "a `selective` edge names tasks that do not exist",
+    "SC620": "a `selective` edge names unknown tasks, or `run_subsequent` names a non-flow",
 }
 
 

@@ -123,16 +123,15 @@ class _Walker:
                 continue
             key_span = self.span(key_node)
             if key in seen:
-                first = seen[key]
                 self.diagnostics.append(
                     Diagnostic.error(
                         "SC102",
                         key_span,
-                        f"duplicate key {key!r} (first defined at line {first.line})",
+                        f"duplicate key {key!r} (first defined at line {seen[key].line})",
                         hint="remove one of the two; YAML would silently keep only the last",
                     )
                 )
-                continue
+                del out[key]  # like YAML loaders (and under --compat), the last one wins
             seen[key] = key_span
             if record:
                 self.key_spans[(*at, key)] = key_span
@@ -243,12 +242,23 @@ def load_text(source: SourceFile) -> tuple[Document | None, list[Diagnostic]]:
     path = source.path
     try:
         node = yaml.compose(source.text, Loader=yaml.SafeLoader)
+    except yaml.reader.ReaderError as exc:
+        before = source.text[: exc.position]
+        span = Span(path, before.count("\n") + 1, len(before) - (before.rfind("\n") + 1) + 1)
+        char = exc.character if isinstance(exc.character, str) else "\0"
+        return None, [
+            Diagnostic.error(
+                "SC104",
+                span,
+                f"the character U+{ord(char):04X} is not allowed in YAML",
+                hint="remove it; is this really a YAML text file?",
+            )
+        ]
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         span = Span(path, mark.line + 1, mark.column + 1) if mark else Span(path, 1, 1)
         problem = exc.problem or exc.context or "invalid YAML"
-        code = "SC104" if isinstance(exc, yaml.reader.ReaderError) else "SC101"
-        return None, [Diagnostic.error(code, span, f"invalid YAML: {problem}")]
+        return None, [Diagnostic.error("SC101", span, f"invalid YAML: {problem}")]
     except yaml.YAMLError as exc:
         return None, [Diagnostic.error("SC101", Span(path, 1, 1), f"invalid YAML: {exc}")]
     except RecursionError:

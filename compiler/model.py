@@ -31,6 +31,7 @@ class Leaf:
     """A predicate call: `{name, node?, args?}`."""
 
     name: str
+    name_span: Span
     node: Ref | None
     args: Mapping[str, Any]
     arg_spans: Mapping[str, Span]
@@ -147,7 +148,9 @@ class Sampling:
     """A flow's dispatcher sampling strategy; None in the flow means selinonc's default."""
 
     name: str
+    name_span: Span
     import_: str
+    import_span: Span
     args: Mapping[str, Any]
     arg_spans: Mapping[str, Span]
     span: Span
@@ -199,7 +202,8 @@ class Flow:
     sampling: Sampling | None
     throttling: Throttling | None
     cache: Cache | None
-    option_spans: Mapping[str, Span]  # where each option of the definition was written
+    option_spans: Mapping[str, Span]  # where each option's key was written
+    value_spans: Mapping[str, Span]  # where each option's value was written
 
     def nodes(self) -> tuple[str, ...]:
         """Names of every node the flow mentions in edges and failures, first use first."""
@@ -231,7 +235,8 @@ class Task:
     queue: str | None
     throttling: Throttling | None
     selective_run_function: FunctionRef | None
-    option_spans: Mapping[str, Span]
+    option_spans: Mapping[str, Span]  # where each option's key was written
+    value_spans: Mapping[str, Span]  # where each option's value was written
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -244,6 +249,7 @@ class Storage:
     classname: str
     configuration: Any
     cache: Cache | None
+    value_spans: Mapping[str, Span]  # where each option's value was written
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -40,9 +40,6 @@ def _containers(data: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
     return out
 
 
-PATHS = _containers(SEED_DATA)
-
-
 def _at(data: Any, path: tuple[Any, ...]) -> Any:
     for part in path:
         data = data[part]
@@ -54,7 +51,7 @@ def mutated(draw: st.DrawFn) -> dict[str, Any]:
     """The seed configuration with 1 to 4 random edits: deletions, replacements, renames."""
     data = copy.deepcopy(SEED_DATA)
     for _ in range(draw(st.integers(1, 4))):
-        target = _at(data, draw(st.sampled_from(PATHS)))
+        target = _at(data, draw(st.sampled_from(_containers(data))))
         keys = list(target) if isinstance(target, dict) else list(range(len(target)))
         if not keys:
             continue

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from selinonc.compiler.checks import conditions, edges, names, options, tasks
+from selinonc.compiler.checks import conditions, edges, names, options, sampling, tasks
 from selinonc.compiler.diagnostics import Diagnostic
 from selinonc.compiler.model import Project
 
@@ -16,6 +16,7 @@ CHECKS: tuple[Check, ...] = (
     *edges.CHECKS,
     *conditions.CHECKS,
     *options.CHECKS,
+    *sampling.CHECKS,
 )
 
 

@@ -172,31 +172,31 @@ def check_generated_name_clashes(project: Project) -> Iterator[Diagnostic]:
 def _python_names(project: Project) -> Iterator[tuple[bool, str, Ref]]:
     """(is a module path, what it is, name and span) for every name written as Python code."""
     for task in project.tasks:
-        spans = task.option_spans
-        yield False, "task name", Ref(name=task.name, span=task.span)
-        yield False, f"class of task {task.name!r}", Ref(
-            name=task.classname, span=spans.get("classname", task.span)
+        at = task.value_spans
+        yield False, "a task name", Ref(name=task.name, span=task.span)
+        yield False, f"the class of task {task.name!r}", Ref(
+            name=task.classname, span=at.get("classname", task.span)
         )
-        yield True, f"import of task {task.name!r}", Ref(
-            name=task.import_, span=spans.get("import", task.span)
-        )
+        yield True, f"the import of task {task.name!r}", Ref(name=task.import_, span=at["import"])
     for storage in project.storages:
-        yield False, "storage name", Ref(name=storage.name, span=storage.span)
-        yield False, f"class of storage {storage.name!r}", Ref(
-            name=storage.classname, span=storage.span
-        )
-        yield True, f"import of storage {storage.name!r}", Ref(
-            name=storage.import_, span=storage.span
+        at = storage.value_spans
+        yield False, "a storage name", Ref(name=storage.name, span=storage.span)
+        if "classname" in at:
+            yield False, f"the class of storage {storage.name!r}", Ref(
+                name=storage.classname, span=at["classname"]
+            )
+        yield True, f"the import of storage {storage.name!r}", Ref(
+            name=storage.import_, span=at["import"]
         )
     for ref in project.listed_flows:
-        yield False, "flow name", ref
+        yield False, "a flow name", ref
     span = project.global_.predicates_module_span
     if span is not None:
-        yield True, "predicates_module", Ref(name=project.global_.predicates_module, span=span)
+        yield True, "`predicates_module`", Ref(name=project.global_.predicates_module, span=span)
     for flow in project.flows:
         for edge in flow.edges:
             if edge.foreach is not None:
-                where = f"foreach of edge #{edge.index + 1} of flow {flow.name!r}"
+                where = f"the foreach of edge #{edge.index + 1} of flow {flow.name!r}"
                 yield True, where, Ref(name=edge.foreach.import_, span=edge.foreach.span)
                 yield False, where, Ref(name=edge.foreach.function, span=edge.foreach.span)
 
@@ -210,11 +210,11 @@ def check_python_names(project: Project) -> Iterator[Diagnostic]:
         if pattern.match(ref.name) and bad_word is None:
             continue
         form = "a dotted module path" if is_module else "a Python identifier"
-        problem = f"the keyword {bad_word!r}" if bad_word else f"not {form}"
+        problem = f"the Python keyword {bad_word!r}" if bad_word else f"not {form}"
         yield Diagnostic.error(
             "SC211",
             ref.span,
-            f"{what} {ref.name!r} is {problem}; generated code cannot use it",
+            f"name {ref.name!r} ({what}) is {problem}; generated code cannot use it",
             hint="use letters, digits and underscores, not starting with a digit"
             + (", parts separated by dots" if is_module else ""),
         )
