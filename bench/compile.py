@@ -39,8 +39,10 @@ def main() -> None:
         ours = time_check(paths)
         theirs = PREDECESSOR_S[n]
         tasks = n * TASKS_PER_FLOW
-        print(f"{n:>5} {tasks:>7} {ours:>11.2f} {theirs:>10.1f} {theirs / ours:>8.1f}x"
-              f" {ours * 1000 / (tasks / 1000):>12.1f}")
+        print(
+            f"{n:>5} {tasks:>7} {ours:>11.2f} {theirs:>10.1f} {theirs / ours:>8.1f}x"
+            f" {ours * 1000 / (tasks / 1000):>12.1f}"
+        )
     print("target: N = 200 under 2 s, growing linearly")
 
 

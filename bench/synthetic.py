@@ -39,13 +39,22 @@ def _flow(i: int) -> list[str]:
 def generate(n_flows: int, out: Path) -> list[Path]:
     """Write nodes.yaml and flows.yaml for `n_flows` flows under `out`; return the two paths."""
     out.mkdir(parents=True, exist_ok=True)
-    nodes = ["storages:", "  - name: Results", "    import: myapp.storages",
-             "    classname: ResultStorage", "    configuration: {url: 'redis://localhost'}",
-             "tasks:"]
+    nodes = [
+        "storages:",
+        "  - name: Results",
+        "    import: myapp.storages",
+        "    classname: ResultStorage",
+        "    configuration: {url: 'redis://localhost'}",
+        "tasks:",
+    ]
     for i in range(n_flows):
         for j in range(TASKS_PER_FLOW):
-            nodes += [f"  - name: T{i}_{j}", "    import: myapp.tasks",
-                      f"    classname: Step{j}", "    storage: Results"]
+            nodes += [
+                f"  - name: T{i}_{j}",
+                "    import: myapp.tasks",
+                f"    classname: Step{j}",
+                "    storage: Results",
+            ]
     nodes += ["flows:"] + [f"  - flow{i}" for i in range(n_flows)]
     flows = ["flow-definitions:"]
     for i in range(n_flows):

@@ -290,15 +290,27 @@ def _tracers(at: _At) -> tuple[Tracer, ...]:
         if item.get("json"):
             out.append(Tracer(kind="json", span=span))
         if item.get("function"):
-            out.append(Tracer(kind="function", function=_function(entry.child("function")),
-                              span=entry.span("function")))
+            out.append(
+                Tracer(
+                    kind="function",
+                    function=_function(entry.child("function")),
+                    span=entry.span("function"),
+                )
+            )
         if item.get("storage"):
             st = entry.child("storage")
-            out.append(Tracer(kind="storage", storage=Ref(name=st.get("name"), span=st.span("name")),
-                              method=st.value().get("method", "trace"), span=st.span()))
+            out.append(
+                Tracer(
+                    kind="storage",
+                    storage=Ref(name=st.get("name"), span=st.span("name")),
+                    method=st.value().get("method", "trace"),
+                    span=st.span(),
+                )
+            )
         if item.get("sentry"):
-            out.append(Tracer(kind="sentry", dsn=entry.get("sentry").get("dsn"),
-                              span=entry.span("sentry")))
+            out.append(
+                Tracer(kind="sentry", dsn=entry.get("sentry").get("dsn"), span=entry.span("sentry"))
+            )
     return tuple(out)
 
 
@@ -332,7 +344,8 @@ def build(nodes: Document, flow_docs: Sequence[Document], files: Sequence[str]) 
     data = nodes.data
     tasks = tuple(build_task(top.child("tasks").child(i)) for i in range(len(data["tasks"] or ())))
     storages = tuple(
-        build_storage(top.child("storages").child(i)) for i in range(len(data.get("storages") or ()))
+        build_storage(top.child("storages").child(i))
+        for i in range(len(data.get("storages") or ()))
     )
     flows: list[Flow] = []
     for doc in flow_docs:

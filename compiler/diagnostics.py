@@ -53,12 +53,12 @@ CODES: Mapping[str, str] = {
     # SC3xx: edges and graph
     "SC301": "a flow has no starting edge",
     "SC302": "a node appears twice in one edge's `from`",
-    "SC303": "a task is used as a source but never started in the flow",
+    "SC303": "a task is used as an edge source but nothing in the flow starts it",
     "SC304": "a cycle of edges without any condition runs forever",
     "SC305": "a sub-flow starts itself without a condition on the way",
-    "SC306": "a node can never start",
-    "SC307": "an edge can never fire",
-    "SC308": "a sub-flow used as a source or failure node is never started in the flow",
+    "SC306": "a node can never start: only a loop that nothing leads into starts it",
+    "SC307": "an edge or fallback can never fire: it waits in a deadlock",
+    "SC308": "a sub-flow is used as an edge source but nothing in the flow starts it",
     # SC4xx: conditions
     "SC401": "an unknown predicate",
     "SC402": "a predicate's `node` is not a source of its edge",
@@ -102,10 +102,23 @@ CODES: Mapping[str, str] = {
 # Findings that Selinon 1.4.0 accepts: `--compat` reports them as warnings (decisions.md, 2).
 COMPAT_WARNINGS: frozenset[str] = frozenset(
     {
-        "SC102", "SC103", "SC110",  # unknown, duplicate and non-string keys
-        "SC207", "SC208", "SC209",  # duplicate storages, storage/node clash, generated names
-        "SC304", "SC305", "SC306", "SC307", "SC308",  # graph analysis
-        "SC506", "SC616", "SC617", "SC618", "SC619", "SC620",  # added option checks
+        "SC102",
+        "SC103",
+        "SC110",  # unknown, duplicate and non-string keys
+        "SC207",
+        "SC208",
+        "SC209",  # duplicate storages, storage/node clash, generated names
+        "SC304",
+        "SC305",
+        "SC306",
+        "SC307",
+        "SC308",  # graph analysis
+        "SC506",
+        "SC616",
+        "SC617",
+        "SC618",
+        "SC619",
+        "SC620",  # added option checks
     }
 )
 

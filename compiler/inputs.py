@@ -83,9 +83,7 @@ def classify(docs: Sequence[Document]) -> tuple[Inputs | None, list[Diagnostic]]
     for doc in docs:
         if not any(k in doc.data for k in (*NODE_KEYS, FLOWS_KEY)):
             keys = sorted(doc.data)
-            hint = next(
-                (h for k in keys if (h := did_you_mean(k, (*NODE_KEYS, FLOWS_KEY)))), None
-            )
+            hint = next((h for k in keys if (h := did_you_mean(k, (*NODE_KEYS, FLOWS_KEY)))), None)
             diagnostics.append(
                 Diagnostic.error(
                     "SC122",

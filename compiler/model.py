@@ -184,7 +184,8 @@ PROPAGATE_OPTIONS = (
 )
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+# Flows and projects compare and hash by identity, so analyses can be memoised per object.
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
 class Flow:
     """One entry of `flow-definitions`."""
 
@@ -276,7 +277,7 @@ class Global:
     trace: tuple[Tracer, ...]
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
 class Project:
     """A whole configuration: every task, storage and flow, from one or more files."""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -45,6 +46,18 @@ def check(files: Sequence[str], *, compat: bool = False) -> CheckResult:
     Returns:
         The diagnostics of every stage that ran, and the model when building succeeded.
     """
+    # The stages allocate millions of small objects and free none of them before the end;
+    # Python's cyclic collector would scan them over and over (4x slower on 10,000 tasks).
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _check(files, compat)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _check(files: Sequence[str], compat: bool) -> CheckResult:
     sources: dict[str, SourceFile] = {}
     docs: list[Document] = []
     found: list[Diagnostic] = []

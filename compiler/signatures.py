@@ -74,9 +74,7 @@ def match_args(signature: Signature, implicit: Sequence[str], given: Sequence[st
         The missing parameters (signature order), and the extra and implicit names (YAML order).
     """
     explicit = [p for p in signature.params if p not in implicit]
-    missing = tuple(
-        p for p in explicit if p not in given and p not in signature.optional
-    )
+    missing = tuple(p for p in explicit if p not in given and p not in signature.optional)
     extra = tuple(
         g for g in given if g not in implicit and g not in explicit and not signature.open
     )

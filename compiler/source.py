@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 
-@dataclass(frozen=True, slots=True, order=True)
-class Span:
-    """A 1-based position in a source file (the start of a YAML key or value)."""
+class Span(NamedTuple):
+    """A 1-based position in a source file (the start of a YAML key or value).
+
+    A named tuple rather than a dataclass: the compiler makes hundreds of thousands of them.
+    """
 
     file: str
     line: int

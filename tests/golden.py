@@ -42,7 +42,9 @@ def run_case(name: str) -> tuple[str, int]:
         files = expand([INPUTS])
         result = pipeline.check(files, compat="--compat" in args)
         blocks = [render(d, result.sources) + "\n" for d in result.diagnostics]
-        text = "\n".join(blocks) + ("\n" if blocks else "") + summary(result.diagnostics, len(files))
+        text = (
+            "\n".join(blocks) + ("\n" if blocks else "") + summary(result.diagnostics, len(files))
+        )
     return text + "\n", 1 if has_errors(result.diagnostics) else 0
 
 

@@ -18,11 +18,18 @@ SEED_TEXT = SEED.read_text()
 SEED_DATA: dict[str, Any] = yaml.safe_load(SEED_TEXT)
 
 WEIRD_VALUES = st.one_of(
-    st.none(), st.booleans(), st.integers(-(2**70), 2**70), st.floats(allow_nan=True),
-    st.text(max_size=12), st.sampled_from(["", "Fetch", "sub", "main", "Results", "__x", "a-b"]),
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**70), 2**70),
+    st.floats(allow_nan=True),
+    st.text(max_size=12),
+    st.sampled_from(["", "Fetch", "sub", "main", "Results", "__x", "a-b"]),
     st.lists(st.sampled_from(["Fetch", "Parse", "sub", "x", ""]), max_size=4),
-    st.dictionaries(st.sampled_from(["name", "args", "and", "or", "not", "import"]),
-                    st.sampled_from([None, "x", 1, [], {}]), max_size=3),
+    st.dictionaries(
+        st.sampled_from(["name", "args", "and", "or", "not", "import"]),
+        st.sampled_from([None, "x", 1, [], {}]),
+        max_size=3,
+    ),
 )
 
 
@@ -84,7 +91,9 @@ def test_the_seed_is_valid(tmp_path: Path) -> None:
     assert [d for d in result.diagnostics] == []
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(data=mutated())
 def test_mutated_configurations_give_diagnostics_not_crashes(
     tmp_path: Path, data: dict[str, Any]
@@ -92,7 +101,9 @@ def test_mutated_configurations_give_diagnostics_not_crashes(
     _check(tmp_path, yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
     cut=st.integers(0, len(SEED_TEXT)),
     length=st.integers(0, 40),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -63,13 +64,16 @@ def leaves(condition: Condition) -> Iterator[Leaf]:
             stack.extend(reversed(node.children))
 
 
-def _uses(project: Project) -> Iterator[_Use]:
+@functools.lru_cache(maxsize=8)
+def _uses(project: Project) -> tuple[_Use, ...]:
+    """Every predicate call of the project, memoised per project (most checks here ask)."""
+    uses: list[_Use] = []
     for flow in project.flows:
         owners: tuple[Edge | Failure, ...] = (*flow.edges, *flow.failures)
         for owner in owners:
             if owner.condition is not None:
-                for leaf in leaves(owner.condition):
-                    yield _Use(flow, owner, leaf)
+                uses.extend(_Use(flow, owner, leaf) for leaf in leaves(owner.condition))
+    return tuple(uses)
 
 
 def _catalog(project: Project) -> signatures.Catalog:
@@ -78,7 +82,7 @@ def _catalog(project: Project) -> signatures.Catalog:
 
 def _typed_uses(project: Project) -> Iterator[tuple[_Use, Signature]]:
     """Leaves whose predicate is known, with its signature (none when the module is unknown)."""
-    uses = list(_uses(project))
+    uses = _uses(project)
     if not uses:  # no condition at all: do not import a custom module for nothing
         return
     catalog = _catalog(project)
@@ -98,7 +102,7 @@ def _source_list(use: _Use) -> str:
 
 def check_predicates_module(project: Project) -> Iterator[Diagnostic]:
     """SC408: a custom `global.predicates_module` cannot be imported, so nothing is checked."""
-    if next(_uses(project), None) is None:
+    if not _uses(project):
         return
     catalog = _catalog(project)
     if catalog.error is None:
@@ -117,7 +121,7 @@ def check_predicates_module(project: Project) -> Iterator[Diagnostic]:
 
 def check_predicate_known(project: Project) -> Iterator[Diagnostic]:
     """SC401: a leaf names a predicate its module does not have."""
-    uses = list(_uses(project))
+    uses = _uses(project)
     catalog = _catalog(project) if uses else None
     if catalog is None or catalog.error is not None:
         return

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from selinonc.compiler.diagnostics import Diagnostic, did_you_mean
 from selinonc.compiler.model import Flow, Project, Ref
 
-IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 MODULE_PATH = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 RESERVED_PREFIX = "_sc_"
 
@@ -52,7 +52,9 @@ def check_definitions_are_listed(project: Project) -> Iterator[Diagnostic]:
     listed = [r.name for r in project.listed_flows]
     for flow in project.flows:
         if not project.is_flow(flow.name):
-            hint = did_you_mean(flow.name, listed) or f"add {flow.name!r} to `flows` in the nodes file"
+            hint = (
+                did_you_mean(flow.name, listed) or f"add {flow.name!r} to `flows` in the nodes file"
+            )
             yield Diagnostic.error(
                 "SC203",
                 flow.span,
@@ -139,8 +141,7 @@ def check_storage_node_clash(project: Project) -> Iterator[Diagnostic]:
                 "SC208",
                 storage.span,
                 f"storage {storage.name!r} has the name of a {kind}",
-                hint="give the storage a name of its own, e.g. "
-                f"{storage.name + 'Storage'!r}",
+                hint=f"give the storage a name of its own, e.g. {storage.name + 'Storage'!r}",
             )
 
 
@@ -174,19 +175,25 @@ def _python_names(project: Project) -> Iterator[tuple[bool, str, Ref]]:
     for task in project.tasks:
         at = task.value_spans
         yield False, "a task name", Ref(name=task.name, span=task.span)
-        yield False, f"the class of task {task.name!r}", Ref(
-            name=task.classname, span=at.get("classname", task.span)
+        yield (
+            False,
+            f"the class of task {task.name!r}",
+            Ref(name=task.classname, span=at.get("classname", task.span)),
         )
         yield True, f"the import of task {task.name!r}", Ref(name=task.import_, span=at["import"])
     for storage in project.storages:
         at = storage.value_spans
         yield False, "a storage name", Ref(name=storage.name, span=storage.span)
         if "classname" in at:
-            yield False, f"the class of storage {storage.name!r}", Ref(
-                name=storage.classname, span=at["classname"]
+            yield (
+                False,
+                f"the class of storage {storage.name!r}",
+                Ref(name=storage.classname, span=at["classname"]),
             )
-        yield True, f"the import of storage {storage.name!r}", Ref(
-            name=storage.import_, span=at["import"]
+        yield (
+            True,
+            f"the import of storage {storage.name!r}",
+            Ref(name=storage.import_, span=at["import"]),
         )
     for ref in project.listed_flows:
         yield False, "a flow name", ref
@@ -207,7 +214,7 @@ def check_python_names(project: Project) -> Iterator[Diagnostic]:
         pattern = MODULE_PATH if is_module else IDENTIFIER
         parts = ref.name.split(".") if is_module else [ref.name]
         bad_word = next((p for p in parts if keyword.iskeyword(p)), None)
-        if pattern.match(ref.name) and bad_word is None:
+        if pattern.fullmatch(ref.name) and bad_word is None:
             continue
         form = "a dotted module path" if is_module else "a Python identifier"
         problem = f"the Python keyword {bad_word!r}" if bad_word else f"not {form}"

@@ -66,19 +66,28 @@ def check_node_args_from_first(project: Project) -> Iterator[Diagnostic]:
         if len(starting) > 1:
             numbers = ", ".join(f"#{edge.index + 1}" for edge in starting)
             yield Diagnostic.error(
-                "SC601", at,
+                "SC601",
+                at,
                 f"flow {flow.name!r} sets node_args_from_first but has {len(starting)} "
-                f"starting edges ({numbers})", hint=hint)
+                f"starting edges ({numbers})",
+                hint=hint,
+            )
         elif len(starting) == 1 and len(starting[0].targets) > 1:
             yield Diagnostic.error(
-                "SC601", at,
+                "SC601",
+                at,
                 f"flow {flow.name!r} sets node_args_from_first but its starting edge "
-                f"#{starting[0].index + 1} starts {len(starting[0].targets)} nodes", hint=hint)
+                f"#{starting[0].index + 1} starts {len(starting[0].targets)} nodes",
+                hint=hint,
+            )
         elif len(starting) == 1 and project.is_flow(first := starting[0].targets[0].name):
             yield Diagnostic.error(
-                "SC601", at,
+                "SC601",
+                at,
                 f"flow {flow.name!r} sets node_args_from_first but its first node {first!r} is a "
-                "sub-flow, which has no result to take the arguments from", hint=hint)
+                "sub-flow, which has no result to take the arguments from",
+                hint=hint,
+            )
 
 
 def check_nowait_not_waited_for(project: Project) -> Iterator[Diagnostic]:
@@ -90,16 +99,22 @@ def check_nowait_not_waited_for(project: Project) -> Iterator[Diagnostic]:
             for ref in edge.sources:
                 if ref.name in nowait:
                     yield Diagnostic.error(
-                        "SC602", ref.span,
+                        "SC602",
+                        ref.span,
                         f"edge #{edge.index + 1} of flow {flow.name!r} waits for {ref.name!r}, "
-                        "which is marked nowait", hint=hint)
+                        "which is marked nowait",
+                        hint=hint,
+                    )
         for failure in flow.failures:
             for ref in failure.nodes:
                 if ref.name in nowait:
                     yield Diagnostic.error(
-                        "SC602", ref.span,
+                        "SC602",
+                        ref.span,
                         f"failure #{failure.index + 1} of flow {flow.name!r} waits for "
-                        f"{ref.name!r}, which is marked nowait", hint=hint)
+                        f"{ref.name!r}, which is marked nowait",
+                        hint=hint,
+                    )
 
 
 def check_nowait_started(project: Project) -> Iterator[Diagnostic]:
@@ -109,10 +124,12 @@ def check_nowait_started(project: Project) -> Iterator[Diagnostic]:
         for ref in first_of_each(flow.nowait):
             if project.is_node(ref.name) and ref.name not in begun:
                 yield Diagnostic.error(
-                    "SC603", ref.span,
+                    "SC603",
+                    ref.span,
                     f"{ref.name!r} is marked nowait in flow {flow.name!r} but no edge or "
                     "fallback of the flow starts it",
-                    hint=f"add an edge to {ref.name!r} or remove it from `nowait`")
+                    hint=f"add an edge to {ref.name!r} or remove it from `nowait`",
+                )
 
 
 def check_eager_failures(project: Project) -> Iterator[Diagnostic]:
@@ -128,20 +145,28 @@ def check_eager_failures(project: Project) -> Iterator[Diagnostic]:
                 continue
             if name not in used:
                 yield Diagnostic.error(
-                    "SC604", ref.span, f"eager-failure node {name!r} is not used {where}",
-                    hint=f"remove {name!r} from `eager_failures` or add it to the flow's edges")
+                    "SC604",
+                    ref.span,
+                    f"eager-failure node {name!r} is not used {where}",
+                    hint=f"remove {name!r} from `eager_failures` or add it to the flow's edges",
+                )
                 continue
             if name in nowait:
                 yield Diagnostic.error(
-                    "SC604", ref.span,
+                    "SC604",
+                    ref.span,
                     f"eager-failure node {name!r} is also nowait {where}, so its failure is "
-                    "never seen", hint=f"remove {name!r} from `nowait` or from `eager_failures`")
+                    "never seen",
+                    hint=f"remove {name!r} from `nowait` or from `eager_failures`",
+                )
             if name in handled:
                 yield Diagnostic.error(
-                    "SC604", ref.span,
+                    "SC604",
+                    ref.span,
                     f"eager-failure node {name!r} has a fallback {where}, so its failure "
                     "cannot stop the flow at once",
-                    hint=f"remove {name!r} from `eager_failures` or from the failures' `nodes`")
+                    hint=f"remove {name!r} from `eager_failures` or from the failures' `nodes`",
+                )
 
 
 def check_propagate_names(project: Project) -> Iterator[Diagnostic]:
@@ -154,15 +179,19 @@ def check_propagate_names(project: Project) -> Iterator[Diagnostic]:
                     continue
                 if project.is_task(ref.name):
                     yield Diagnostic.error(
-                        "SC210", ref.span,
+                        "SC210",
+                        ref.span,
                         f"{option} of flow {flow.name!r} names {ref.name!r}, which is a task",
-                        hint=f"{option} lists sub-flows only; remove {ref.name!r}")
+                        hint=f"{option} lists sub-flows only; remove {ref.name!r}",
+                    )
                 else:
                     yield Diagnostic.error(
-                        "SC210", ref.span,
+                        "SC210",
+                        ref.span,
                         f"{option} of flow {flow.name!r} names {ref.name!r}, which is not a flow",
                         hint=did_you_mean(ref.name, flows)
-                        or "list only flows named in the `flows` of the nodes file")
+                        or "list only flows named in the `flows` of the nodes file",
+                    )
 
 
 def check_propagate_parent(project: Project) -> Iterator[Diagnostic]:
@@ -172,10 +201,12 @@ def check_propagate_parent(project: Project) -> Iterator[Diagnostic]:
         for ref in _listed(flow, "propagate_parent", project):
             if ref.name not in begun:
                 yield Diagnostic.error(
-                    "SC605", ref.span,
+                    "SC605",
+                    ref.span,
                     f"propagate_parent of flow {flow.name!r} names {ref.name!r}, but no edge or "
                     f"fallback of the flow starts {ref.name!r}",
-                    hint=f"remove {ref.name!r} from propagate_parent or add an edge to it")
+                    hint=f"remove {ref.name!r} from propagate_parent or add an edge to it",
+                )
 
 
 def check_propagate_sources(project: Project) -> Iterator[Diagnostic]:
@@ -187,10 +218,12 @@ def check_propagate_sources(project: Project) -> Iterator[Diagnostic]:
             for ref in _listed(flow, option, project):
                 if ref.name not in waited:
                     yield Diagnostic.error(
-                        "SC605", ref.span,
+                        "SC605",
+                        ref.span,
                         f"{option} of flow {flow.name!r} names {ref.name!r}, but no edge or "
                         f"failure of the flow waits for {ref.name!r}",
-                        hint=f"remove {ref.name!r} from {option} or add {fix}")
+                        hint=f"remove {ref.name!r} from {option} or add {fix}",
+                    )
 
 
 def check_propagate_failures_handled(project: Project) -> Iterator[Diagnostic]:
@@ -201,11 +234,13 @@ def check_propagate_failures_handled(project: Project) -> Iterator[Diagnostic]:
             for ref in _listed(flow, option, project):
                 if ref.name in waited and ref.name not in handled:  # else SC605 reports it
                     yield Diagnostic.error(
-                        "SC607", ref.span,
+                        "SC607",
+                        ref.span,
                         f"{option} of flow {flow.name!r} names {ref.name!r}, but no failure of "
                         f"the flow has a fallback for {ref.name!r}",
                         hint=f"add a failure with `nodes: {ref.name}` and a fallback, or "
-                        f"remove {ref.name!r} from {option}")
+                        f"remove {ref.name!r} from {option}",
+                    )
 
 
 def check_propagate_disjoint(project: Project) -> Iterator[Diagnostic]:
@@ -216,17 +251,22 @@ def check_propagate_disjoint(project: Project) -> Iterator[Diagnostic]:
             hint = f"say for each sub-flow either {plain} or {compound}"
             if one is not False and two is not False and True in (one, two):
                 yield Diagnostic.error(
-                    "SC606", _option_span(flow, compound),
+                    "SC606",
+                    _option_span(flow, compound),
                     f"flow {flow.name!r} sets both {plain} and {compound}, which exclude each "
-                    "other", hint=hint)
+                    "other",
+                    hint=hint,
+                )
             elif not isinstance(one, bool) and not isinstance(two, bool):
                 both = {ref.name for ref in one}
                 for ref in first_of_each(two):
                     if ref.name in both:
                         yield Diagnostic.error(
-                            "SC606", ref.span,
-                            f"{ref.name!r} is in both {plain} and {compound} of flow "
-                            f"{flow.name!r}", hint=hint)
+                            "SC606",
+                            ref.span,
+                            f"{ref.name!r} is in both {plain} and {compound} of flow {flow.name!r}",
+                            hint=hint,
+                        )
 
 
 def check_propagate_reaches_subflows(project: Project) -> Iterator[Diagnostic]:
@@ -241,13 +281,15 @@ def check_propagate_reaches_subflows(project: Project) -> Iterator[Diagnostic]:
                     for dst in first_of_each(edge.targets):
                         if project.is_flow(dst.name) and not keep.covers(dst.name):
                             yield Diagnostic.warning(
-                                "SC608", ref.span,
+                                "SC608",
+                                ref.span,
                                 f"{option} of flow {flow.name!r} collects the nodes of "
                                 f"{ref.name!r}, but edge #{edge.index + 1} starts sub-flow "
                                 f"{dst.name!r} without propagate_parent, so {dst.name!r} never "
                                 "receives them",
                                 hint=f"add {dst.name!r} to propagate_parent, or remove "
-                                f"{ref.name!r} from {option}")
+                                f"{ref.name!r} from {option}",
+                            )
 
 
 def check_foreach_propagate_result(project: Project) -> Iterator[Diagnostic]:
@@ -261,17 +303,21 @@ def check_foreach_propagate_result(project: Project) -> Iterator[Diagnostic]:
             for ref in first_of_each(edge.targets):
                 if project.is_task(ref.name):
                     yield Diagnostic.error(
-                        "SC609", ref.span,
+                        "SC609",
+                        ref.span,
                         f"{where} passes each foreach item to its destinations "
                         f"(propagate_result), but {ref.name!r} is a task",
-                        hint="start only sub-flows from this edge, or drop propagate_result")
+                        hint="start only sub-flows from this edge, or drop propagate_result",
+                    )
                 elif project.is_flow(ref.name) and node_args.covers(ref.name):
                     yield Diagnostic.error(
-                        "SC609", ref.span,
+                        "SC609",
+                        ref.span,
                         f"{where} passes each foreach item to sub-flow {ref.name!r} as its "
                         "arguments (propagate_result), but propagate_node_args also passes "
                         "the flow's arguments to it",
-                        hint=f"leave {ref.name!r} out of propagate_node_args")
+                        hint=f"leave {ref.name!r} out of propagate_node_args",
+                    )
 
 
 def check_selective_destination(project: Project) -> Iterator[Diagnostic]:
@@ -283,14 +329,18 @@ def check_selective_destination(project: Project) -> Iterator[Diagnostic]:
             where = f"edge #{edge.index + 1} of flow {flow.name!r}"
             if len(edge.targets) > 1:
                 yield Diagnostic.error(
-                    "SC610", edge.targets[1].span,
+                    "SC610",
+                    edge.targets[1].span,
                     f"{where} is selective but starts {len(edge.targets)} nodes",
-                    hint="a selective edge starts exactly one sub-flow; use one edge per flow")
+                    hint="a selective edge starts exactly one sub-flow; use one edge per flow",
+                )
             elif edge.targets and project.is_task(name := edge.targets[0].name):
                 yield Diagnostic.error(
-                    "SC610", edge.targets[0].span,
+                    "SC610",
+                    edge.targets[0].span,
                     f"{where} is selective but its destination {name!r} is a task",
-                    hint="a selective run needs a sub-flow destination; drop `selective`")
+                    hint="a selective run needs a sub-flow destination; drop `selective`",
+                )
 
 
 def check_selective_names(project: Project) -> Iterator[Diagnostic]:
@@ -305,15 +355,20 @@ def check_selective_names(project: Project) -> Iterator[Diagnostic]:
             for ref in edge.selective.tasks:
                 if not project.is_node(ref.name):
                     yield Diagnostic.error(
-                        "SC620", ref.span, f"{where} selects {ref.name!r}, which does not exist",
-                        hint=did_you_mean(ref.name, nodes) or "name tasks of the sub-flow")
+                        "SC620",
+                        ref.span,
+                        f"{where} selects {ref.name!r}, which does not exist",
+                        hint=did_you_mean(ref.name, nodes) or "name tasks of the sub-flow",
+                    )
             subsequent = edge.selective.run_subsequent
             for ref in () if isinstance(subsequent, bool) else subsequent:
                 if not project.is_flow(ref.name):
                     yield Diagnostic.error(
-                        "SC620", ref.span,
+                        "SC620",
+                        ref.span,
                         f"run_subsequent of {where} names {ref.name!r}, which is not a flow",
-                        hint=did_you_mean(ref.name, flows) or "run_subsequent lists flows")
+                        hint=did_you_mean(ref.name, flows) or "run_subsequent lists flows",
+                    )
 
 
 def check_failure_nodes_distinct(project: Project) -> Iterator[Diagnostic]:
@@ -325,17 +380,22 @@ def check_failure_nodes_distinct(project: Project) -> Iterator[Diagnostic]:
             for ref in failure.nodes:
                 if ref.name in seen:
                     yield Diagnostic.error(
-                        "SC613", ref.span, f"{where} lists {ref.name!r} twice in `nodes`",
-                        hint="list each node once")
+                        "SC613",
+                        ref.span,
+                        f"{where} lists {ref.name!r} twice in `nodes`",
+                        hint="list each node once",
+                    )
                 seen.add(ref.name)
             fallback = failure.fallback
             if isinstance(fallback, bool) or len(failure.nodes) != 1 or len(fallback) != 1:
                 continue
             if fallback[0].name == failure.nodes[0].name:
                 yield Diagnostic.error(
-                    "SC613", fallback[0].span,
+                    "SC613",
+                    fallback[0].span,
                     f"{where} falls back from {fallback[0].name!r} to itself",
-                    hint="a fallback must be another node; use `max_retry` to retry a node")
+                    hint="a fallback must be another node; use `max_retry` to retry a node",
+                )
 
 
 def check_failure_propagate(project: Project) -> Iterator[Diagnostic]:
@@ -344,11 +404,13 @@ def check_failure_propagate(project: Project) -> Iterator[Diagnostic]:
         for failure in flow.failures:
             if failure.propagate_failure and failure.fallback is True:
                 yield Diagnostic.error(
-                    "SC614", failure.span,
+                    "SC614",
+                    failure.span,
                     f"failure #{failure.index + 1} of flow {flow.name!r} sets both "
                     "`propagate_failure: true` and `fallback: true`",
                     hint="`fallback: true` starts nothing to propagate the failure to; "
-                    "drop propagate_failure or name fallback nodes")
+                    "drop propagate_failure or name fallback nodes",
+                )
 
 
 def check_eager_failures_with_failures(project: Project) -> Iterator[Diagnostic]:
@@ -359,11 +421,13 @@ def check_eager_failures_with_failures(project: Project) -> Iterator[Diagnostic]
         numbers = ", ".join(f"#{failure.index + 1}" for failure in flow.failures)
         noun = "failure" if len(flow.failures) == 1 else "failures"
         yield Diagnostic.error(
-            "SC615", _option_span(flow, "eager_failures"),
+            "SC615",
+            _option_span(flow, "eager_failures"),
             f"flow {flow.name!r} sets `eager_failures: true`, so any failed node fails the flow "
             f"at once and {noun} {numbers} can never run",
             hint="list in `eager_failures` only the nodes without a fallback, "
-            "or remove the failures")
+            "or remove the failures",
+        )
 
 
 def check_propagate_node_args(project: Project) -> Iterator[Diagnostic]:
@@ -373,10 +437,12 @@ def check_propagate_node_args(project: Project) -> Iterator[Diagnostic]:
         for ref in _listed(flow, "propagate_node_args", project):
             if ref.name not in begun:
                 yield Diagnostic.error(
-                    "SC619", ref.span,
+                    "SC619",
+                    ref.span,
                     f"propagate_node_args of flow {flow.name!r} names {ref.name!r}, but no edge "
                     f"or fallback of the flow starts {ref.name!r}",
-                    hint=f"remove {ref.name!r} from propagate_node_args or add an edge to it")
+                    hint=f"remove {ref.name!r} from propagate_node_args or add an edge to it",
+                )
 
 
 CHECKS: tuple[Check, ...] = (

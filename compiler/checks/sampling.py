@@ -115,8 +115,7 @@ def check_strategy_args_extra(project: Project) -> Iterator[Diagnostic]:
                 sampling.arg_spans.get(name, sampling.span),
                 f"sampling strategy {sampling.name!r} of flow {flow.name!r} has no parameter "
                 f"{name!r}",
-                hint=did_you_mean(name, match.missing)
-                or params_hint(explicit),
+                hint=did_you_mean(name, match.missing) or params_hint(explicit),
             )
 
 

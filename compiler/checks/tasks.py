@@ -97,7 +97,7 @@ def check_output_schemas(project: Project) -> Iterator[Diagnostic]:
         if problem is not None:
             yield Diagnostic.error(
                 "SC506",
-                task.option_spans.get("output_schema", task.span),
+                task.value_spans.get("output_schema", task.span),
                 f"output schema {task.output_schema!r} of task {task.name!r}: {problem}",
                 hint="give the path of a JSON Schema file, relative to where workers run",
             )

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import ast
-import importlib
-import importlib.util
-import inspect
 from pathlib import Path
 
 import pytest
@@ -110,21 +107,3 @@ def test_the_table_module_imports_no_runtime_code() -> None:
     ]
     assert imported
     assert all(not m.startswith("selinonc.runtime") for m in imported)
-
-
-def _runtime_module(name: str) -> object:
-    if importlib.util.find_spec(name) is None:
-        pytest.skip(f"{name} is not written yet")
-    return importlib.import_module(name)
-
-
-def test_runtime_predicates_match_the_table() -> None:
-    module = _runtime_module(DEFAULT_PREDICATES_MODULE)
-    for name, params in PREDICATES.items():
-        assert tuple(inspect.signature(getattr(module, name)).parameters) == params, name
-
-
-def test_runtime_strategies_match_the_table() -> None:
-    module = _runtime_module(DEFAULT_STRATEGIES_MODULE)
-    for name, params in STRATEGIES.items():
-        assert tuple(inspect.signature(getattr(module, name)).parameters) == (STATUS, *params)

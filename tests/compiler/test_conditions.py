@@ -64,8 +64,11 @@ def test_node_outside_a_failures_nodes_is_sc402() -> None:
         condition: {name: argsFieldExist, node: B, args: {key: x}}
 """)
     assert found(p) == [
-        ("SC402", "predicate 'argsFieldExist' reads node 'B', which is not among the nodes of "
-         "failure #1 of flow 'main'"),
+        (
+            "SC402",
+            "predicate 'argsFieldExist' reads node 'B', which is not among the nodes of "
+            "failure #1 of flow 'main'",
+        ),
     ]
 
 
@@ -99,12 +102,15 @@ def test_a_result_predicate_on_an_unknown_node_is_left_to_the_name_checks() -> N
 
 def test_a_missing_custom_module_is_reported_once_and_hides_name_and_argument_checks() -> None:
     nodes = NODES + "global: {predicates_module: sc_test_missing_predicates}\n"
-    p = project("""
+    p = project(
+        """
   - name: main
     edges:
       - {from: null, to: A, condition: {name: whatever, args: {x: 1}}}
       - {from: A, to: B, condition: {name: other}}
-""", nodes)
+""",
+        nodes,
+    )
     assert codes(p) == ["SC408"]
 
 

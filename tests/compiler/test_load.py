@@ -37,14 +37,22 @@ def test_duplicate_key_is_reported_at_the_second_key_and_last_value_kept() -> No
 
 @pytest.mark.parametrize(
     ("text", "shown", "kind"),
-    [("on: 1\n", "on", "bool"), ("3: x\n", "3", "int"), ("null: x\n", "null", "null"),
-     ("? [a]\n: x\n", "a sequence", "sequence")],
+    [
+        ("on: 1\n", "on", "bool"),
+        ("3: x\n", "3", "int"),
+        ("null: x\n", "null", "null"),
+        ("? [a]\n: x\n", "a sequence", "sequence"),
+    ],
 )
 def test_non_string_keys_are_reported(text: str, shown: str, kind: str) -> None:
     _, found = load(text)
     assert found == [
-        ("SC103", 1, 1 if kind != "sequence" else 3,
-         f"mapping key {shown!r} is not a string (YAML reads it as {kind})")
+        (
+            "SC103",
+            1,
+            1 if kind != "sequence" else 3,
+            f"mapping key {shown!r} is not a string (YAML reads it as {kind})",
+        )
     ]
 
 
@@ -93,7 +101,7 @@ def test_merge_of_a_scalar_is_a_diagnostic() -> None:
 def test_broken_yaml_gives_one_positioned_diagnostic(
     text: str, code: str, line: int, col: int
 ) -> None:
-    data, found = load(text)
+    _, found = load(text)
     assert [(f[0], f[1], f[2]) for f in found] == [(code, line, col)]
 
 

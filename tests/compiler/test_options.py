@@ -10,7 +10,7 @@ from selinonc.compiler.build import build
 from selinonc.compiler.checks import options
 from selinonc.compiler.inputs import classify
 from selinonc.compiler.load import load_text
-from selinonc.compiler.model import Project, Ref
+from selinonc.compiler.model import Flow, Project, Ref
 from selinonc.compiler.source import SourceFile, Span
 
 HEAD = """
@@ -46,7 +46,7 @@ def findings(flow: str) -> list[tuple[str, int, int]]:
     return sorted(found)
 
 
-def flow_f(flow: str) -> options.Flow:
+def flow_f(flow: str) -> Flow:
     found = project(flow).flow("f")
     assert found is not None
     return found

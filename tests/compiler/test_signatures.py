@@ -47,8 +47,9 @@ def test_from_callable_reads_names_defaults_and_kwargs() -> None:
     def predicate(message: Any, key: Any, *rest: Any, strict: bool = False, **kw: Any) -> bool:
         return True
 
-    assert from_callable(predicate) == sig("message", "key", "strict", optional=("strict",),
-                                           open=True)
+    assert from_callable(predicate) == sig(
+        "message", "key", "strict", optional=("strict",), open=True
+    )
 
 
 class _Uninspectable:
