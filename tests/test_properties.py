@@ -10,8 +10,10 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from selinonc.compiler import pipeline
+from selinonc.compiler import pipeline, schema
 from selinonc.compiler.diagnostics import render
+from selinonc.compiler.load import load_text
+from selinonc.compiler.source import SourceFile
 
 SEED = Path(__file__).parent / "fixtures" / "full.yaml"
 SEED_TEXT = SEED.read_text()
@@ -113,3 +115,13 @@ def test_mangled_yaml_text_gives_diagnostics_not_crashes(
     tmp_path: Path, cut: int, length: int, junk: str
 ) -> None:
     _check(tmp_path, SEED_TEXT[:cut] + junk + SEED_TEXT[cut + length :])
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=mutated())
+def test_the_fast_schema_verdict_never_hides_an_error(data: dict[str, Any]) -> None:
+    # schema.validate trusts jsonschema-rs's "valid" and asks jsonschema only to explain
+    # errors; so whenever jsonschema-rs says valid, jsonschema must agree.
+    doc, _ = load_text(SourceFile("f.yaml", yaml.safe_dump(data, allow_unicode=True)))
+    if doc is not None and schema._fast_valid(doc.data):
+        assert list(schema._validator().iter_errors(doc.data)) == []
