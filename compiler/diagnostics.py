@@ -85,7 +85,7 @@ CODES: Mapping[str, str] = {
     "SC607": "a propagate_*failures option names a node without a fallback",
     "SC608": "propagated results cannot reach a sub-flow because `propagate_parent` is off",
     "SC609": "`foreach.propagate_result` needs flow destinations without `propagate_node_args`",
-    "SC610": "a `selective` edge needs exactly one flow destination and known tasks",
+    "SC610": "a `selective` edge needs exactly one destination, and it must be a flow",
     "SC611": "`sampling.args` do not match the strategy's parameters",
     "SC612": "an unknown sampling strategy",
     "SC613": "a failure lists a node twice or a node falls back to itself",
@@ -96,6 +96,7 @@ CODES: Mapping[str, str] = {
     "SC618": "`sampling.args` has arguments the strategy does not take",
     "SC619": "`propagate_node_args` names a flow that is not a destination",
     "SC620": "a `selective` edge names unknown tasks, or `run_subsequent` names a non-flow",
+    "SC621": "a `{placeholder}` in a queue, `migration_dir` or Sentry DSN is not a plain `{NAME}`",
 }
 
 
