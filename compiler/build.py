@@ -8,8 +8,10 @@ from typing import Any
 
 from selinonc.compiler.load import Document, JsonPath
 from selinonc.compiler.model import (
+    DEFAULT_CACHES_MODULE,
     DEFAULT_PREDICATES_MODULE,
     DEFAULT_QUEUE,
+    DEFAULT_ROUTINES_MODULE,
     DEFAULT_STRATEGIES_MODULE,
     PROPAGATE_OPTIONS,
     AllOf,
@@ -59,8 +61,10 @@ class _At:
     def child(self, key: str | int) -> _At:
         return _At(self.doc, (*self.path, key))
 
-    def span(self, key: str | int | None = None) -> Span:
-        return self.doc.span(self.path if key is None else (*self.path, key))
+    def span(self, key: str | int | tuple[str | int, ...] | None = None) -> Span:
+        if key is None:
+            return self.doc.span(self.path)
+        return self.doc.span((*self.path, *(key if isinstance(key, tuple) else (key,))))
 
     def key_span(self, key: str) -> Span:
         return self.doc.key_span((*self.path, key))
@@ -85,10 +89,16 @@ def _refs(at: _At, key: str) -> tuple[Ref, ...]:
     return tuple(Ref(name=str(item), span=sub.span(i)) for i, item in enumerate(data))
 
 
-def _function(at: _At) -> FunctionRef:
+def _function(at: _At, default_import: str = "", default_name: str = "") -> FunctionRef:
+    """A `{import, name}` (or `{import, function}`) mapping; missing keys take the defaults."""
     data = at.value()
+    name_key = "name" if "name" in data else "function"
     return FunctionRef(
-        import_=data["import"], name=data.get("name") or data.get("function"), span=at.span()
+        import_=data.get("import") or default_import,
+        name=data.get(name_key) or default_name,
+        span=at.span(),
+        import_span=at.span("import"),
+        name_span=at.span(name_key),
     )
 
 
@@ -105,12 +115,15 @@ def _condition(at: _At) -> Condition:
             arg_spans={k: at.child("args").key_span(k) for k in args},
             span=at.span(),
         )
-    if "not" in data:
+    # Selinon looks for the keys in the order name, or, not, and (the schema flags the others).
+    if "not" in data and "or" not in data:
         return Negation(child=_condition(at.child("not")), span=at.span())
-    kind, cls = ("and", AllOf) if "and" in data else ("or", AnyOf)
+    kind = "or" if "or" in data else "and"
     sub = at.child(kind)
     children = tuple(_condition(sub.child(i)) for i in range(len(data[kind])))
-    return cls(children=children, span=at.span())
+    if kind == "or":
+        return AnyOf(children=children, span=at.span())
+    return AllOf(children=children, span=at.span())
 
 
 def _cache(at: _At | None) -> Cache | None:
@@ -119,9 +132,11 @@ def _cache(at: _At | None) -> Cache | None:
     data = at.value()
     return Cache(
         name=data.get("name", "LRU"),
-        import_=data.get("import", "selinonc.runtime.caches"),
+        import_=data.get("import", DEFAULT_CACHES_MODULE),
         configuration=data.get("configuration") or {"max_cache_size": 0},
         span=at.span(),
+        name_span=at.span("name"),
+        import_span=at.span("import"),
     )
 
 
@@ -155,7 +170,9 @@ def build_task(at: _At) -> Task:
         retry_countdown=data.get("retry_countdown") or 0,
         queue=data.get("queue"),
         throttling=_throttling(at, "throttling"),
-        selective_run_function=_function(selective) if selective else None,
+        selective_run_function=_function(selective, DEFAULT_ROUTINES_MODULE, "always_run")
+        if selective
+        else None,
         option_spans=at.option_spans(),
         value_spans=at.value_spans(),
     )
@@ -186,6 +203,8 @@ def build_edge(at: _At, index: int) -> Edge:
             function=f["function"],
             propagate_result=bool(f.get("propagate_result", False)),
             span=at.span("foreach"),
+            import_span=at.span(("foreach", "import")),
+            function_span=at.span(("foreach", "function")),
         )
     if data.get("selective") is not None:
         sel = at.child("selective")
@@ -307,10 +326,9 @@ def _tracers(at: _At) -> tuple[Tracer, ...]:
                     span=st.span(),
                 )
             )
-        if item.get("sentry"):
-            out.append(
-                Tracer(kind="sentry", dsn=entry.get("sentry").get("dsn"), span=entry.span("sentry"))
-            )
+        if "sentry" in item:  # `sentry: {}` means Sentry with its default DSN
+            dsn = (item["sentry"] or {}).get("dsn")
+            out.append(Tracer(kind="sentry", dsn=dsn, span=entry.span("sentry")))
     return tuple(out)
 
 
@@ -326,6 +344,7 @@ def build_global(at: _At | None) -> Global:
         default_dispatcher_queue=data.get("default_dispatcher_queue") or DEFAULT_QUEUE,
         migration_dir=data.get("migration_dir"),
         trace=_tracers(at.child("trace")) if at is not None and "trace" in data else (),
+        value_spans=at.value_spans() if at is not None else {},
     )
 
 

@@ -17,7 +17,8 @@ from selinonc.compiler.inputs import UsageError, expand
 
 app = typer.Typer(
     name="selinonc",
-    help="Compile Selinon task flows (YAML) into Python packages that Celery workers import.",
+    help="Check Selinon task flows (YAML) and, as the project grows, compile them into Python "
+    "packages that Celery workers import.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -53,7 +54,7 @@ def _main(
         typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
     ] = False,
 ) -> None:
-    """Compile Selinon task flows (YAML) into Python packages that Celery workers import."""
+    """Check Selinon task flows (YAML); later, compile them into packages workers import."""
 
 
 @app.command()
@@ -63,8 +64,8 @@ def check(
         bool,
         typer.Option(
             "--compat",
-            help="Accept everything Selinon 1.4.0 accepts: unknown and duplicate keys, and "
-            "findings of checks Selinon lacks, become warnings.",
+            help="Accept what Selinon 1.4.0 accepts: unknown, duplicate and non-string keys, and "
+            "the findings of checks Selinon lacks, become warnings.",
         ),
     ] = False,
     output: Annotated[

@@ -53,12 +53,13 @@ CODES: Mapping[str, str] = {
     # SC3xx: edges and graph
     "SC301": "a flow has no starting edge",
     "SC302": "a node appears twice in one edge's `from`",
-    "SC303": "a task is used as an edge source but nothing in the flow starts it",
+    "SC303": "a task is used as an edge source or failure node but nothing in the flow starts it",
     "SC304": "a cycle of edges without any condition runs forever",
     "SC305": "a sub-flow starts itself without a condition on the way",
     "SC306": "a node can never start: only a loop that nothing leads into starts it",
     "SC307": "an edge or fallback can never fire: it waits in a deadlock",
-    "SC308": "a sub-flow is used as an edge source but nothing in the flow starts it",
+    "SC308": "a sub-flow is used as an edge source or failure node but nothing in the flow "
+    "starts it",
     # SC4xx: conditions
     "SC401": "an unknown predicate",
     "SC402": "a predicate's `node` is not a source of its edge",
@@ -148,9 +149,10 @@ class Diagnostic:
         """The same finding, downgraded to a warning (what `--compat` does to added checks)."""
         return replace(self, severity=Severity.WARNING)
 
-    def sort_key(self) -> tuple[str, int, int, str, str]:
-        """Order diagnostics by file, line, column, code and message."""
-        return (self.span.file, self.span.line, self.span.col, self.code, self.message)
+    def sort_key(self) -> tuple[str, int, int, str, str, str, str]:
+        """A total order: file, line, column, code, message, severity, hint."""
+        d = self
+        return (d.span.file, d.span.line, d.span.col, d.code, d.message, d.severity, d.hint or "")
 
     def to_json(self) -> dict[str, object]:
         """A JSON-ready dict, the form of `--format json`."""
@@ -169,6 +171,19 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
     """A hint naming the closest choice to a misspelt word, or None when nothing is close."""
     matches = difflib.get_close_matches(word, sorted(set(choices)), n=1, cutoff=0.6)
     return f"did you mean {matches[0]!r}?" if matches else None
+
+
+def settle(found: Iterable[Diagnostic]) -> list[Diagnostic]:
+    """Each finding once, in the total order of `Diagnostic.sort_key`."""
+    return sorted(dict.fromkeys(found), key=Diagnostic.sort_key)
+
+
+def join_or(words: Iterable[str]) -> str:
+    """`a`, `a or b`, `a, b or c` (empty for no words)."""
+    items = list(words)
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + " or " + items[-1]
 
 
 def has_errors(diagnostics: Iterable[Diagnostic]) -> bool:

@@ -99,14 +99,15 @@ def _names(refs: Sequence[Ref]) -> tuple[str, ...]:
 
 
 def _distinct(refs: Sequence[Ref]) -> tuple[str, ...]:
-    names = _names(refs)
-    return names if len(names) < 2 else tuple(dict.fromkeys(names))
+    return _names(refs) if len(refs) < 2 else _names(first_of_each(refs))
 
 
-def starting_nodes(flow: Flow) -> tuple[str, ...]:
-    """Nodes started by the flow's starting edges, first use first."""
-    names = (r.name for e in flow.edges if e.is_starting for r in e.targets)
-    return tuple(dict.fromkeys(names))
+def first_of_each(refs: Iterable[Ref]) -> list[Ref]:
+    """The first reference to each name, in the given order."""
+    seen: dict[str, Ref] = {}
+    for ref in refs:
+        seen.setdefault(ref.name, ref)
+    return list(seen.values())
 
 
 def destinations(flow: Flow) -> frozenset[str]:
@@ -129,25 +130,12 @@ def _never_started(wires: Sequence[Wire]) -> tuple[str, ...]:
     return tuple([name for name in waited if name not in started])
 
 
-def can_start(flow: Flow, assumed: Iterable[str] = ()) -> frozenset[str]:
-    """The nodes that can ever start: a fixed point over edges and fallbacks.
-
-    Args:
-        flow: the flow to analyse.
-        assumed: names to count as started from the beginning (callers pass names whose
-            absence another check reports, so what depends on them is not reported again).
-
-    Returns:
-        The names that can start, `assumed` included.
-    """
-    return _fixed_point(starters(flow), assumed)
-
-
 def startable(flow: Flow) -> frozenset[str]:
-    """`can_start` with every name nothing in the flow starts assumed to start.
+    """The nodes that can ever start, counting every name nothing in the flow starts as started.
 
-    This is what the checks use: a source that is never started is reported on its own
-    (SC303, SC308, SC615, SC205), and what waits for it is not reported again.
+    An edge source or failure node that nothing starts is reported on its own (SC303 for a
+    task, SC308 for a sub-flow, SC205 for an unknown name), so what waits for it is assumed to
+    start and not reported again.
     """
     wires = starters(flow)
     return _fixed_point(wires, _never_started(wires))
@@ -174,11 +162,6 @@ def _fixed_point(wires: Sequence[Wire], assumed: Iterable[str]) -> frozenset[str
             if waiting[i] == 0:
                 ready.extend(wires[i][2])
     return frozenset(started)
-
-
-def dead_edges(flow: Flow, started: Collection[str]) -> tuple[Edge, ...]:
-    """Edges with a source outside `started` (so they never fire), in YAML order."""
-    return tuple(e for e in flow.edges if any(r.name not in started for r in e.sources))
 
 
 def strongly_connected(successors: Sequence[Sequence[int]]) -> list[list[int]]:

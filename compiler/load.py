@@ -10,7 +10,7 @@ import yaml
 from yaml.error import Mark
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from selinonc.compiler.diagnostics import Diagnostic
+from selinonc.compiler.diagnostics import Diagnostic, settle
 from selinonc.compiler.source import SourceFile, Span
 
 JsonPath = tuple[str | int, ...]
@@ -45,9 +45,25 @@ class _Loader(_BASE_LOADER):  # type: ignore[valid-type,misc]
 _LOADER: type[yaml.SafeLoader] = _Loader
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 _STR_TAG = "tag:yaml.org,2002:str"
+# The tags of YAML's safe schema, as Selinon's safe loader accepts them (`!!binary` gives bytes;
+# `!!set`, `!!omap` and `!!pairs` collections are read as plain mappings and lists).
 _CORE_TAGS = frozenset(
     "tag:yaml.org,2002:" + name
-    for name in ("str", "int", "float", "bool", "null", "map", "seq", "merge", "timestamp")
+    for name in (
+        "str",
+        "int",
+        "float",
+        "bool",
+        "null",
+        "map",
+        "seq",
+        "merge",
+        "timestamp",
+        "binary",
+        "set",
+        "omap",
+        "pairs",
+    )
 )
 
 
@@ -347,7 +363,7 @@ def load_text(source: SourceFile) -> tuple[Document | None, list[Diagnostic]]:
         return None, walker.diagnostics
     doc = Document(source, data, walker.marks, walker.key_marks)
     # Anchored mappings are walked once per alias; report each problem once.
-    return doc, sorted(set(walker.diagnostics), key=Diagnostic.sort_key)
+    return doc, settle(walker.diagnostics)
 
 
 def load_file(path: str) -> tuple[SourceFile, Document | None, list[Diagnostic]]:

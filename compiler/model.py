@@ -16,6 +16,8 @@ from selinonc.compiler.source import Span
 DEFAULT_QUEUE = "celery"
 DEFAULT_PREDICATES_MODULE = "selinonc.runtime.predicates"
 DEFAULT_STRATEGIES_MODULE = "selinonc.runtime.strategies"
+DEFAULT_CACHES_MODULE = "selinonc.runtime.caches"
+DEFAULT_ROUTINES_MODULE = "selinonc.runtime.routines"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -73,6 +75,8 @@ class Foreach:
     function: str
     propagate_result: bool
     span: Span
+    import_span: Span
+    function_span: Span
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -141,6 +145,8 @@ class Cache:
     import_: str
     configuration: Mapping[str, Any]
     span: Span | None
+    name_span: Span | None
+    import_span: Span | None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -171,6 +177,8 @@ class FunctionRef:
     import_: str
     name: str
     span: Span
+    import_span: Span
+    name_span: Span
 
 
 PROPAGATE_OPTIONS = (
@@ -275,6 +283,7 @@ class Global:
     default_dispatcher_queue: str
     migration_dir: str | None
     trace: tuple[Tracer, ...]
+    value_spans: Mapping[str, Span]  # where each option's value was written
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False)

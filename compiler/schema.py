@@ -6,7 +6,8 @@ import datetime
 import functools
 import json
 import math
-from collections.abc import Callable, Iterable, Iterator, Mapping
+import os
+from collections.abc import Callable, Iterator, Mapping
 from importlib.resources import files
 from typing import Any, cast
 
@@ -15,7 +16,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError, best_match
 from jsonschema.validators import validator_for
 
-from selinonc.compiler.diagnostics import Diagnostic, did_you_mean
+from selinonc.compiler.diagnostics import Diagnostic, did_you_mean, join_or, settle
 from selinonc.compiler.load import Document, JsonPath
 
 SCHEMA_FILE = "selinonc.schema.json"
@@ -46,6 +47,7 @@ _MAX_SHOWN = 40
 # Python refuses to print integers of more than 4300 digits, and jsonschema prints every value
 # it rejects; YAML hex literals can be that long. Such integers are wrapped before validation.
 _MAX_INT_BITS = 4096
+_MAX_SCHEMA_BYTES = 16 * 1024 * 1024
 
 Handler = Callable[[Document, ValidationError, JsonPath], Iterator[Diagnostic]]
 
@@ -76,7 +78,7 @@ def validate(doc: Document) -> list[Diagnostic]:
     found: set[Diagnostic] = set()
     for error in _validator().iter_errors(_printable(doc.data)):
         found.update(_diagnose(doc, error))
-    return sorted(found, key=Diagnostic.sort_key)
+    return settle(found)
 
 
 @functools.cache
@@ -175,7 +177,7 @@ def _wrong_type(doc: Document, error: ValidationError, path: JsonPath) -> Iterat
     if names == ["boolean"]:
         expected = "true or false"
     else:
-        expected = _join_or([_TYPE_WORDS.get(name, name) for name in names])
+        expected = join_or([_TYPE_WORDS.get(name, name) for name in names])
     value = error.instance
     yield Diagnostic.error(
         _code(error, "SC111"),
@@ -282,7 +284,7 @@ def _alternatives(doc: Document, error: ValidationError, path: JsonPath) -> Iter
         yield Diagnostic.error(
             _code(error, "SC112"),
             doc.span(path),
-            f"{_owner(doc.data, path)} needs one of the keys {_join_or(map(_quoted, keys))}",
+            f"{_owner(doc.data, path)} needs one of the keys {join_or(map(_quoted, keys))}",
         )
         return
     best = best_match(context)
@@ -459,13 +461,6 @@ def _clip(text: str) -> str:
     return text if len(text) <= _MAX_SHOWN else text[: _MAX_SHOWN - 3] + "..."
 
 
-def _join_or(words: Iterable[str]) -> str:
-    items = list(words)
-    if len(items) <= 1:
-        return "".join(items)
-    return ", ".join(items[:-1]) + " or " + items[-1]
-
-
 def _type_hint(value: Any, wanted: list[str]) -> str | None:
     """A hint for the common slip of quoting a number or a boolean."""
     if not isinstance(value, str):
@@ -499,22 +494,31 @@ def schema_file_problem(path: str) -> str | None:
         A short plain-words problem ("the file does not exist", ...), or None.
     """
     try:
+        if not os.path.exists(path):
+            return "the file does not exist"
+        if not os.path.isfile(path):  # a directory, a FIFO, /dev/zero...
+            return "it is not a regular file"
+        if os.path.getsize(path) > _MAX_SCHEMA_BYTES:
+            return f"the file is larger than {_MAX_SCHEMA_BYTES:,} bytes"
         with open(path, encoding="utf-8") as handle:
-            text = handle.read()
-    except FileNotFoundError:
-        return "the file does not exist"
-    except (OSError, UnicodeDecodeError) as exc:
+            text = handle.read(_MAX_SCHEMA_BYTES)
+    except (OSError, UnicodeDecodeError, ValueError) as exc:  # ValueError: a NUL in the path
         return f"the file cannot be read ({type(exc).__name__})"
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         return f"the file is not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})"
+    except RecursionError:
+        return "the file is nested too deeply to be a JSON Schema"
     if not isinstance(data, (dict, bool)):
         return f"the file holds {_kind(data)}, not a JSON Schema (a mapping)"
     if isinstance(data, dict) and not isinstance(data.get("$schema", ""), str):
         return "its '$schema' is not a string"
     cls = validator_for(data, default=Draft202012Validator)
-    error = best_match(cls(cls.META_SCHEMA).iter_errors(data))
+    try:
+        error = best_match(cls(cls.META_SCHEMA).iter_errors(data))
+    except RecursionError:
+        return "the file is nested too deeply to be a JSON Schema"
     if error is None:
         return None
     where = "/".join(str(step) for step in error.absolute_path)

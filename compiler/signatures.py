@@ -23,6 +23,7 @@ from types import ModuleType
 from typing import Any
 
 from selinonc.compiler import builtins
+from selinonc.compiler.diagnostics import did_you_mean
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -36,16 +37,16 @@ class Signature:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ArgsMatch:
-    """How the names given in `args` compare with a signature."""
+    """How the names given in `args` compare with a signature.
+
+    A name the function does not take that looks like a missing parameter is a misspelling:
+    it is in `misspelt` only, neither in `missing` nor in `extra`, so it is reported once.
+    """
 
     missing: tuple[str, ...]  # parameters without default that `args` does not give
     extra: tuple[str, ...]  # names in `args` that the function does not take
     implicit: tuple[str, ...]  # names in `args` that are filled in implicitly
-
-    @property
-    def ok(self) -> bool:
-        """True when the arguments fit the signature exactly."""
-        return not (self.missing or self.extra or self.implicit)
+    misspelt: tuple[tuple[str, str], ...]  # (name in `args`, the missing parameter it means)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -71,16 +72,40 @@ def match_args(signature: Signature, implicit: Sequence[str], given: Sequence[st
         given: the names written in `args`.
 
     Returns:
-        The missing parameters (signature order), and the extra and implicit names (YAML order).
+        The missing parameters (signature order), the extra and implicit names (YAML order),
+        and the extra names that look like a missing parameter, paired with it (YAML order).
     """
     explicit = [p for p in signature.params if p not in implicit]
-    missing = tuple(p for p in explicit if p not in given and p not in signature.optional)
-    extra = tuple(
-        g for g in given if g not in implicit and g not in explicit and not signature.open
-    )
+    missing = [p for p in explicit if p not in given and p not in signature.optional]
+    unknown = [g for g in given if g not in implicit and g not in explicit and not signature.open]
+    misspelt = _misspellings(unknown, missing)
+    written, meant = {name for name, _ in misspelt}, {param for _, param in misspelt}
     return ArgsMatch(
-        missing=missing, extra=extra, implicit=tuple(g for g in given if g in implicit)
+        missing=tuple(p for p in missing if p not in meant),
+        extra=tuple(g for g in unknown if g not in written),
+        implicit=tuple(g for g in given if g in implicit),
+        misspelt=misspelt,
     )
+
+
+def _misspellings(unknown: Sequence[str], missing: Sequence[str]) -> tuple[tuple[str, str], ...]:
+    """Pair unknown names, in order, with the missing parameter each looks most like (once)."""
+    pairs: list[tuple[str, str]] = []
+    unclaimed = list(missing)
+    for name in unknown:
+        meant = _closest(name, unclaimed)
+        if meant is not None:
+            pairs.append((name, meant))
+            unclaimed.remove(meant)
+    return tuple(pairs)
+
+
+def _closest(word: str, choices: Sequence[str]) -> str | None:
+    """The choice `did_you_mean` would suggest for `word`, so both agree on what is close."""
+    hint = did_you_mean(word, choices)
+    if hint is None:
+        return None
+    return next((c for c in choices if did_you_mean(word, [c]) == hint), None)
 
 
 def params_hint(explicit: Sequence[str]) -> str:

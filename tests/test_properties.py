@@ -80,11 +80,15 @@ def mutated(draw: st.DrawFn) -> dict[str, Any]:
 def _check(tmp: Path, text: str) -> None:
     path = tmp / "flows.yaml"
     path.write_text(text, encoding="utf-8", errors="surrogatepass")
-    result = pipeline.check([str(path)])
-    for diagnostic in result.diagnostics:  # rendering must not fail either
-        render(diagnostic, result.sources)
-        assert diagnostic.span.line >= 1
-        assert diagnostic.span.col >= 1
+    # --compat lets the later stages see what would otherwise stop at the schema (unknown keys,
+    # negative intervals...), so both modes are exercised on every input.
+    for compat in (False, True):
+        result = pipeline.check([str(path)], compat=compat)
+        for diagnostic in result.diagnostics:  # rendering must not fail either
+            render(diagnostic, result.sources)
+            assert diagnostic.span.file == str(path)
+            assert diagnostic.span.line >= 1
+            assert diagnostic.span.col >= 1
 
 
 def test_the_seed_is_valid(tmp_path: Path) -> None:

@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-
-from selinonc.compiler.checks import conditions, edges, names, options, sampling, tasks
+from selinonc.compiler.checks import (
+    conditions,
+    edges,
+    names,
+    options,
+    placeholders,
+    python_names,
+    sampling,
+    tasks,
+)
+from selinonc.compiler.checks._text import Check
 from selinonc.compiler.diagnostics import Diagnostic
 from selinonc.compiler.model import Project
 
-Check = Callable[[Project], Iterable[Diagnostic]]
-
 CHECKS: tuple[Check, ...] = (
     *names.CHECKS,
+    *python_names.CHECKS,
+    *placeholders.CHECKS,
     *tasks.CHECKS,
     *edges.CHECKS,
     *conditions.CHECKS,
@@ -21,6 +29,5 @@ CHECKS: tuple[Check, ...] = (
 
 
 def run_checks(project: Project) -> list[Diagnostic]:
-    """Run every check over the project and return all findings, sorted."""
-    found = [d for check in CHECKS for d in check(project)]
-    return sorted(set(found), key=Diagnostic.sort_key)
+    """Run every check over the project and return all findings (the pipeline sorts them)."""
+    return [d for check in CHECKS for d in check(project)]

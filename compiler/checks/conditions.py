@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from selinonc.compiler import signatures
 from selinonc.compiler.builtins import MESSAGE, PREDICATE_IMPLICIT
+from selinonc.compiler.checks._text import Check, args_span, arguments, quoted, starter_label
 from selinonc.compiler.diagnostics import Diagnostic, did_you_mean
 from selinonc.compiler.model import (
     AllOf,
@@ -35,8 +36,7 @@ class _Use:
 
     @property
     def where(self) -> str:
-        kind = "edge" if isinstance(self.owner, Edge) else "failure"
-        return f"{kind} #{self.owner.index + 1} of flow {self.flow.name!r}"
+        return starter_label(self.flow, self.owner)
 
     @property
     def sources(self) -> tuple[Ref, ...]:
@@ -240,34 +240,31 @@ def check_result_node_writable(project: Project) -> Iterator[Diagnostic]:
 
 
 def _args_diagnostics(use: _Use, signature: Signature) -> Iterator[Diagnostic]:
-    leaf = use.leaf
+    leaf, where = use.leaf, f"predicate {use.leaf.name!r} in {use.where}"
     match = signatures.match_args(signature, PREDICATE_IMPLICIT, tuple(leaf.args))
     for name in match.implicit:
         yield Diagnostic.error(
             "SC406",
             leaf.arg_spans.get(name, leaf.span),
-            f"`args` of predicate {leaf.name!r} in {use.where} give {name!r}, "
-            "which selinonc fills in itself",
+            f"`args` of {where} give {name!r}, which selinonc fills in itself",
             hint=f"remove {name!r} from `args`",
         )
-    unclaimed = list(match.missing)  # a misspelt argument is not reported missing as well
-    for name in match.extra:
-        meant = did_you_mean(name, unclaimed)
-        unclaimed = [p for p in unclaimed if meant is None or meant != did_you_mean(name, [p])]
+    meant = dict(match.misspelt)
+    for name in leaf.args:  # misspelt and extra names, in YAML order
+        if name in meant or name in match.extra:
+            close = [meant[name]] if name in meant else []
+            yield Diagnostic.error(
+                "SC406",
+                leaf.arg_spans.get(name, leaf.span),
+                f"{where} has no parameter {name!r}",
+                hint=did_you_mean(name, close) or _params_hint(signature),
+            )
+    if match.missing:
         yield Diagnostic.error(
             "SC406",
-            leaf.arg_spans.get(name, leaf.span),
-            f"predicate {leaf.name!r} in {use.where} has no parameter {name!r}",
-            hint=meant or _params_hint(signature),
-        )
-    if unclaimed:
-        names = ", ".join(repr(p) for p in unclaimed)
-        noun = "arguments" if len(unclaimed) > 1 else "argument"
-        yield Diagnostic.error(
-            "SC406",
-            leaf.span,
-            f"predicate {leaf.name!r} in {use.where} is missing {noun} {names}",
-            hint=f"add {names} under `args`",
+            args_span(leaf.arg_spans, leaf.span),
+            f"{where} is missing {arguments(match.missing)}",
+            hint=f"add {quoted(match.missing)} under `args`",
         )
 
 
@@ -295,7 +292,7 @@ def check_failure_reads_no_result(project: Project) -> Iterator[Diagnostic]:
             )
 
 
-CHECKS = (
+CHECKS: tuple[Check, ...] = (
     check_predicates_module,
     check_predicate_known,
     check_predicate_node,

@@ -3,12 +3,11 @@
 Each cause is reported once, where it is, and what it blocks is not reported again:
 
 - SC301: a flow with no starting edge. Nothing in it can start, so SC303-SC308 skip it.
-- SC303 (tasks) and SC308 (sub-flows): an edge source that no edge or fallback of the flow
-  starts, once per node at its first use. A failure node that no edge uses is SC615's finding
-  (and one that is an edge source is reported here at that source), so failures are covered
-  without a second report. The graph checks then assume such names start, so the edges waiting
-  for them and the nodes after them are not reported as well (unknown names are SC205's and
-  are assumed the same way).
+- SC303 (tasks) and SC308 (sub-flows): an edge source or failure node that no edge or
+  fallback of the flow starts, once per node where the file first waits for it. The graph
+  checks then assume such names start, so the edges and failures waiting for them and the
+  nodes after them are not reported as well (unknown names are SC205's and are assumed the
+  same way).
 - SC307: a deadlock, a loop of nodes each of which is started only after another one of them,
   entered by an edge (or failure) that also waits for a node that does start, as
   `[A, X] -> Y, Y -> X`. Reported once per loop, at that edge, naming its source in the loop.
@@ -24,30 +23,34 @@ Each cause is reported once, where it is, and what it blocks is not reported aga
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 
 from selinonc.compiler import graph
-from selinonc.compiler.diagnostics import Diagnostic
+from selinonc.compiler.checks._text import Check, edge_label, starter_label
+from selinonc.compiler.diagnostics import Diagnostic, join_or
 from selinonc.compiler.model import Edge, Failure, Flow, Project, Ref
-
-
-def _where(starter: Edge | Failure, flow: Flow) -> str:
-    kind = "edge" if isinstance(starter, Edge) else "failure"
-    return f"{kind} #{starter.index + 1} of flow {flow.name!r}"
+from selinonc.compiler.source import Span
 
 
 def _has_start(flow: Flow) -> bool:
     return any(edge.is_starting for edge in flow.edges)
 
 
+def _at(ref: Ref) -> Span:
+    return ref.span
+
+
+def _in_file_order(refs: list[tuple[Ref, Edge | Failure]]) -> list[tuple[Ref, Edge | Failure]]:
+    """The first of the pairs naming each node, by where the ref is written."""
+    ordered = sorted(refs, key=lambda pair: _at(pair[0]))
+    first = {ref.name: ref for ref in graph.first_of_each(ref for ref, _ in ordered)}
+    return [(ref, starter) for ref, starter in ordered if first[ref.name] is ref]
+
+
 def _first_uses(flow: Flow) -> dict[str, Ref]:
     """For each node of the flow, the ref naming it that comes first in the file."""
-    first: dict[str, Ref] = {}
-    for _, waits, starts in _refs(flow):
-        for ref in (*waits, *starts):
-            if ref.name not in first or ref.span < first[ref.name].span:
-                first[ref.name] = ref
-    return first
+    refs = sorted((ref for _, waits, starts in _refs(flow) for ref in (*waits, *starts)), key=_at)
+    return {ref.name: ref for ref in graph.first_of_each(refs)}
 
 
 def _refs(flow: Flow) -> Iterator[tuple[Edge | Failure, tuple[Ref, ...], tuple[Ref, ...]]]:
@@ -58,19 +61,17 @@ def _refs(flow: Flow) -> Iterator[tuple[Edge | Failure, tuple[Ref, ...], tuple[R
         yield failure, failure.nodes, graph.fallback_refs(failure)
 
 
-def _unstarted_sources(flow: Flow) -> Iterator[tuple[Ref, Edge]]:
-    """The first edge source naming each node that nothing in the flow starts."""
+def _unstarted_sources(flow: Flow) -> list[tuple[Ref, Edge | Failure]]:
+    """Where the file first waits for each node that nothing in the flow starts.
+
+    Both edge sources and failure nodes count: Selinon rejects a task waited for in either
+    place that nothing starts.
+    """
     unstarted = set(graph.never_started(flow))
-    for edge in flow.edges:
-        for ref in edge.sources:
-            if ref.name in unstarted:
-                unstarted.discard(ref.name)
-                yield ref, edge
-
-
-def _one_of(items: Sequence[str]) -> str:
-    """`a`, `a or b`, `a, b or c`."""
-    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} or {items[-1]}"
+    if not unstarted:
+        return []
+    waits = [(ref, s) for s, sources, _ in _refs(flow) for ref in sources if ref.name in unstarted]
+    return _in_file_order(waits)
 
 
 def check_starting_edge(project: Project) -> Iterator[Diagnostic]:
@@ -98,7 +99,7 @@ def check_duplicate_sources(project: Project) -> Iterator[Diagnostic]:
                     yield Diagnostic.error(
                         "SC302",
                         ref.span,
-                        f"node {ref.name!r} is listed twice in `from` of {_where(edge, flow)}",
+                        f"node {ref.name!r} is listed twice in `from` of {edge_label(flow, edge)}",
                         hint="list each source once; the edge fires for every combination "
                         "of finished source nodes",
                     )
@@ -111,26 +112,36 @@ def _unstarted(
     for flow in project.flows:
         if not _has_start(flow):
             continue
-        for ref, edge in _unstarted_sources(flow):
+        for ref, starter in _unstarted_sources(flow):
             if not wanted(ref.name):
                 continue
-            yield Diagnostic.error(
-                code,
-                ref.span,
-                f"{kind} {ref.name!r} is a source of {_where(edge, flow)}, "
-                "but no edge or fallback of the flow starts it",
-                hint=f"start {ref.name!r} with an edge (`to: {ref.name}`) or a fallback "
-                "of this flow, or stop waiting for it",
-            )
+            yield _unstarted_source(code, kind, ref, flow, starter)
+
+
+def _unstarted_source(
+    code: str, kind: str, ref: Ref, flow: Flow, starter: Edge | Failure
+) -> Diagnostic:
+    if isinstance(starter, Edge):
+        role, drop = "a source of", "stop waiting for it"
+    else:
+        role, drop = "in `nodes` of", "remove it from this failure's `nodes`"
+    return Diagnostic.error(
+        code,
+        ref.span,
+        f"{kind} {ref.name!r} is {role} {starter_label(flow, starter)}, "
+        "but no edge or fallback of the flow starts it",
+        hint=f"start {ref.name!r} with an edge (`to: {ref.name}`) or a fallback "
+        f"of this flow, or {drop}",
+    )
 
 
 def check_unstarted_tasks(project: Project) -> Iterator[Diagnostic]:
-    """SC303: a task used as an edge source is started in the flow (checklist 37)."""
+    """SC303: a task used as an edge source or failure node is started (checklist 37)."""
     return _unstarted(project, "SC303", "task", project.is_task)
 
 
 def check_unstarted_subflows(project: Project) -> Iterator[Diagnostic]:
-    """SC308: a sub-flow used as an edge source is started in the flow."""
+    """SC308: a sub-flow used as an edge source or failure node is started in the flow."""
 
     def is_subflow(name: str) -> bool:
         return project.is_flow(name) and not project.is_task(name)
@@ -145,7 +156,7 @@ def check_unconditional_cycles(project: Project) -> Iterator[Diagnostic]:
             continue
         for cycle in graph.unconditional_cycles(flow, graph.startable(flow)):
             numbers = [f"#{i + 1}" for i in sorted({e.index for e in cycle.edges})]
-            edges = ("edge " if len(numbers) == 1 else "one of edges ") + _one_of(numbers)
+            edges = ("edge " if len(numbers) == 1 else "one of edges ") + join_or(numbers)
             yield Diagnostic.error(
                 "SC304",
                 cycle.edge.span,
@@ -159,7 +170,7 @@ def check_recursive_subflows(project: Project) -> Iterator[Diagnostic]:
     """SC305: no flow starts itself, directly or through sub-flows, without a condition."""
     for recursion in graph.recursive_subflows(project):
         call = recursion.calls[0]
-        where = _one_of([_where(c.via, c.caller) for c in recursion.calls])
+        where = join_or([starter_label(c.caller, c.via) for c in recursion.calls])
         how = "as a sub-flow" if len(recursion.calls) == 1 else "through sub-flows"
         yield Diagnostic.error(
             "SC305",
@@ -218,14 +229,14 @@ def _deadlocked(flow: Flow, starter: Edge | Failure, path: tuple[str, ...]) -> D
     return Diagnostic.error(
         "SC307",
         starter.span,
-        f"{_where(starter, flow)} can never {what}: its {role} {name!r} never starts, "
+        f"{starter_label(flow, starter)} can never {what}: its {role} {name!r} never starts, "
         f"because the nodes {loop} wait for each other",
         hint=f"start {name!r} in a way that does not wait for this {kind}, "
         f"or remove it from this {kind}'s {key}",
     )
 
 
-CHECKS: tuple[Callable[[Project], Iterable[Diagnostic]], ...] = (
+CHECKS: tuple[Check, ...] = (
     check_starting_edge,
     check_duplicate_sources,
     check_unstarted_tasks,

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import keyword
-import re
 from collections.abc import Iterator
 
 from selinonc.compiler.diagnostics import Diagnostic, did_you_mean
 from selinonc.compiler.model import Flow, Project, Ref
 
-IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-MODULE_PATH = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 RESERVED_PREFIX = "_sc_"
 
 
@@ -20,15 +16,20 @@ def check_nodes_defined_once(project: Project) -> Iterator[Diagnostic]:
     named = [(t.name, t.span, "task") for t in project.tasks]
     named += [(r.name, r.span, "flow") for r in project.listed_flows]
     for name, span, kind in named:
-        if name in first:
+        if name not in first:
+            first[name] = kind
+        elif first[name] == kind:
+            where = "under `tasks`" if kind == "task" else "in `flows`"
+            yield Diagnostic.error(
+                "SC201", span, f"{kind} {name!r} is listed twice {where}", hint="remove one"
+            )
+        else:
             yield Diagnostic.error(
                 "SC201",
                 span,
                 f"{kind} name {name!r} is already used by a {first[name]}",
                 hint="tasks and flows share one namespace; rename one of them",
             )
-        else:
-            first[name] = kind
 
 
 def check_flows_defined_once(project: Project) -> Iterator[Diagnostic]:
@@ -170,63 +171,6 @@ def check_generated_name_clashes(project: Project) -> Iterator[Diagnostic]:
             )
 
 
-def _python_names(project: Project) -> Iterator[tuple[bool, str, Ref]]:
-    """(is a module path, what it is, name and span) for every name written as Python code."""
-    for task in project.tasks:
-        at = task.value_spans
-        yield False, "a task name", Ref(name=task.name, span=task.span)
-        yield (
-            False,
-            f"the class of task {task.name!r}",
-            Ref(name=task.classname, span=at.get("classname", task.span)),
-        )
-        yield True, f"the import of task {task.name!r}", Ref(name=task.import_, span=at["import"])
-    for storage in project.storages:
-        at = storage.value_spans
-        yield False, "a storage name", Ref(name=storage.name, span=storage.span)
-        if "classname" in at:
-            yield (
-                False,
-                f"the class of storage {storage.name!r}",
-                Ref(name=storage.classname, span=at["classname"]),
-            )
-        yield (
-            True,
-            f"the import of storage {storage.name!r}",
-            Ref(name=storage.import_, span=at["import"]),
-        )
-    for ref in project.listed_flows:
-        yield False, "a flow name", ref
-    span = project.global_.predicates_module_span
-    if span is not None:
-        yield True, "`predicates_module`", Ref(name=project.global_.predicates_module, span=span)
-    for flow in project.flows:
-        for edge in flow.edges:
-            if edge.foreach is not None:
-                where = f"the foreach of edge #{edge.index + 1} of flow {flow.name!r}"
-                yield True, where, Ref(name=edge.foreach.import_, span=edge.foreach.span)
-                yield False, where, Ref(name=edge.foreach.function, span=edge.foreach.span)
-
-
-def check_python_names(project: Project) -> Iterator[Diagnostic]:
-    """SC211: names that generated code imports or defines are valid Python."""
-    for is_module, what, ref in _python_names(project):
-        pattern = MODULE_PATH if is_module else IDENTIFIER
-        parts = ref.name.split(".") if is_module else [ref.name]
-        bad_word = next((p for p in parts if keyword.iskeyword(p)), None)
-        if pattern.fullmatch(ref.name) and bad_word is None:
-            continue
-        form = "a dotted module path" if is_module else "a Python identifier"
-        problem = f"the Python keyword {bad_word!r}" if bad_word else f"not {form}"
-        yield Diagnostic.error(
-            "SC211",
-            ref.span,
-            f"name {ref.name!r} ({what}) is {problem}; generated code cannot use it",
-            hint="use letters, digits and underscores, not starting with a digit"
-            + (", parts separated by dots" if is_module else ""),
-        )
-
-
 CHECKS = (
     check_nodes_defined_once,
     check_flows_defined_once,
@@ -237,5 +181,4 @@ CHECKS = (
     check_storages_defined_once,
     check_storage_node_clash,
     check_generated_name_clashes,
-    check_python_names,
 )

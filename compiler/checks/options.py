@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterator
 
 from selinonc.compiler import graph
+from selinonc.compiler.checks._text import Check, edge_label, failure_label
 from selinonc.compiler.diagnostics import Diagnostic, did_you_mean
 from selinonc.compiler.model import PROPAGATE_OPTIONS, Flow, Project, Ref
 from selinonc.compiler.source import Span
-
-Check = Callable[[Project], Iterable[Diagnostic]]
 
 # propagate_* options whose entries are nodes the flow waits for (edge or failure sources).
 _SOURCE_OPTIONS = ("propagate_finished", "propagate_compound_finished")
@@ -36,17 +35,9 @@ def sources(flow: Flow) -> frozenset[str]:
     return edge_sources(flow) | failure_nodes(flow)
 
 
-def first_of_each(refs: Iterable[Ref]) -> list[Ref]:
-    """The first reference to each name, in the given order."""
-    seen: dict[str, Ref] = {}
-    for ref in refs:
-        seen.setdefault(ref.name, ref)
-    return list(seen.values())
-
-
 def _listed(flow: Flow, option: str, project: Project) -> list[Ref]:
     """The flows (only known flows, each once) listed in a propagate_* option."""
-    refs = first_of_each(flow.propagate[option].names())
+    refs = graph.first_of_each(flow.propagate[option].names())
     return [ref for ref in refs if project.is_flow(ref.name)]
 
 
@@ -101,8 +92,7 @@ def check_nowait_not_waited_for(project: Project) -> Iterator[Diagnostic]:
                     yield Diagnostic.error(
                         "SC602",
                         ref.span,
-                        f"edge #{edge.index + 1} of flow {flow.name!r} waits for {ref.name!r}, "
-                        "which is marked nowait",
+                        f"{edge_label(flow, edge)} waits for {ref.name!r}, which is marked nowait",
                         hint=hint,
                     )
         for failure in flow.failures:
@@ -111,8 +101,8 @@ def check_nowait_not_waited_for(project: Project) -> Iterator[Diagnostic]:
                     yield Diagnostic.error(
                         "SC602",
                         ref.span,
-                        f"failure #{failure.index + 1} of flow {flow.name!r} waits for "
-                        f"{ref.name!r}, which is marked nowait",
+                        f"{failure_label(flow, failure)} waits for {ref.name!r}, which is "
+                        "marked nowait",
                         hint=hint,
                     )
 
@@ -121,7 +111,7 @@ def check_nowait_started(project: Project) -> Iterator[Diagnostic]:
     """SC603: a nowait node must be started by an edge or a fallback of its flow."""
     for flow in project.flows:
         begun = graph.destinations(flow)
-        for ref in first_of_each(flow.nowait):
+        for ref in graph.first_of_each(flow.nowait):
             if project.is_node(ref.name) and ref.name not in begun:
                 yield Diagnostic.error(
                     "SC603",
@@ -139,7 +129,7 @@ def check_eager_failures(project: Project) -> Iterator[Diagnostic]:
             continue  # `true` means every node of the flow: nothing to check per node
         used, handled = set(flow.nodes()), failure_nodes(flow)
         nowait = {ref.name for ref in flow.nowait}
-        for ref in first_of_each(flow.eager_failures):
+        for ref in graph.first_of_each(flow.eager_failures):
             name, where = ref.name, f"in flow {flow.name!r}"
             if not project.is_node(name):
                 continue
@@ -259,7 +249,7 @@ def check_propagate_disjoint(project: Project) -> Iterator[Diagnostic]:
                 )
             elif not isinstance(one, bool) and not isinstance(two, bool):
                 both = {ref.name for ref in one}
-                for ref in first_of_each(two):
+                for ref in graph.first_of_each(two):
                     if ref.name in both:
                         yield Diagnostic.error(
                             "SC606",
@@ -278,7 +268,7 @@ def check_propagate_reaches_subflows(project: Project) -> Iterator[Diagnostic]:
                 for edge in flow.edges:
                     if all(src.name != ref.name for src in edge.sources):
                         continue
-                    for dst in first_of_each(edge.targets):
+                    for dst in graph.first_of_each(edge.targets):
                         if project.is_flow(dst.name) and not keep.covers(dst.name):
                             yield Diagnostic.warning(
                                 "SC608",
@@ -299,8 +289,8 @@ def check_foreach_propagate_result(project: Project) -> Iterator[Diagnostic]:
         for edge in flow.edges:
             if edge.foreach is None or not edge.foreach.propagate_result:
                 continue
-            where = f"edge #{edge.index + 1} of flow {flow.name!r}"
-            for ref in first_of_each(edge.targets):
+            where = edge_label(flow, edge)
+            for ref in graph.first_of_each(edge.targets):
                 if project.is_task(ref.name):
                     yield Diagnostic.error(
                         "SC609",
@@ -326,7 +316,7 @@ def check_selective_destination(project: Project) -> Iterator[Diagnostic]:
         for edge in flow.edges:
             if edge.selective is None:
                 continue
-            where = f"edge #{edge.index + 1} of flow {flow.name!r}"
+            where = edge_label(flow, edge)
             if len(edge.targets) > 1:
                 yield Diagnostic.error(
                     "SC610",
@@ -351,7 +341,7 @@ def check_selective_names(project: Project) -> Iterator[Diagnostic]:
         for edge in flow.edges:
             if edge.selective is None:
                 continue
-            where = f"the selective run of edge #{edge.index + 1} of flow {flow.name!r}"
+            where = f"the selective run of {edge_label(flow, edge)}"
             for ref in edge.selective.tasks:
                 if not project.is_node(ref.name):
                     yield Diagnostic.error(
@@ -375,7 +365,7 @@ def check_failure_nodes_distinct(project: Project) -> Iterator[Diagnostic]:
     """SC613: a failure lists each node once, and one node does not fall back to itself."""
     for flow in project.flows:
         for failure in flow.failures:
-            where = f"failure #{failure.index + 1} of flow {flow.name!r}"
+            where = failure_label(flow, failure)
             seen: set[str] = set()
             for ref in failure.nodes:
                 if ref.name in seen:
@@ -406,8 +396,8 @@ def check_failure_propagate(project: Project) -> Iterator[Diagnostic]:
                 yield Diagnostic.error(
                     "SC614",
                     failure.span,
-                    f"failure #{failure.index + 1} of flow {flow.name!r} sets both "
-                    "`propagate_failure: true` and `fallback: true`",
+                    f"{failure_label(flow, failure)} sets both `propagate_failure: true` and "
+                    "`fallback: true`",
                     hint="`fallback: true` starts nothing to propagate the failure to; "
                     "drop propagate_failure or name fallback nodes",
                 )

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 from selinonc.compiler import signatures
 from selinonc.compiler.builtins import STATUS, STRATEGIES, STRATEGY_IMPLICIT
+from selinonc.compiler.checks._text import Check, args_span, arguments, quoted
 from selinonc.compiler.diagnostics import Diagnostic, did_you_mean
 from selinonc.compiler.model import Flow, Project, Sampling
 from selinonc.compiler.signatures import ArgsMatch, Catalog, Signature, params_hint
@@ -67,7 +68,6 @@ def check_strategy_known(project: Project) -> Iterator[Diagnostic]:
 def check_strategy_args_given(project: Project) -> Iterator[Diagnostic]:
     """SC611: `sampling.args` miss a parameter of the strategy, or give `status`."""
     for flow, sampling, signature in _strategies(project):
-        match = _match(sampling, signature)
         where = f"sampling strategy {sampling.name!r} of flow {flow.name!r}"
         if STATUS not in signature.params and not signature.open:
             yield Diagnostic.error(
@@ -76,36 +76,42 @@ def check_strategy_args_given(project: Project) -> Iterator[Diagnostic]:
                 f"{where} takes no `status` parameter, so the dispatcher cannot call it",
                 hint="a strategy is called as `f(status, **args)`; add `status` first",
             )
-        for name in match.implicit:
-            yield Diagnostic.error(
-                "SC611",
-                sampling.arg_spans.get(name, sampling.span),
-                f"`sampling.args` of flow {flow.name!r} give {name!r}, which the dispatcher "
-                "fills in itself",
-                hint=f"remove {name!r} from `args`",
-            )
-        if match.missing:
-            names = ", ".join(repr(p) for p in match.missing)
-            noun = "arguments" if len(match.missing) > 1 else "argument"
-            yield Diagnostic.error(
-                "SC611",
-                sampling.span,
-                f"{where} is missing {noun} {names}",
-                hint=f"add {names} under `args`" + _misspelt(match),
-            )
+        yield from _missing_args(flow, sampling, _match(sampling, signature), where)
 
 
-def _misspelt(match: ArgsMatch) -> str:
-    """A hint tail naming an extra argument that looks like a misspelt missing one."""
-    for name in match.extra:
-        for param in match.missing:
-            if did_you_mean(name, [param]) is not None:
-                return f"; {name!r} looks like a misspelling of {param!r}"
-    return ""
+def _missing_args(
+    flow: Flow, sampling: Sampling, match: ArgsMatch, where: str
+) -> Iterator[Diagnostic]:
+    """SC611 for one strategy: `status` given, misspelt arguments, then missing ones."""
+    for name in match.implicit:
+        yield Diagnostic.error(
+            "SC611",
+            sampling.arg_spans.get(name, sampling.span),
+            f"`sampling.args` of flow {flow.name!r} give {name!r}, which the dispatcher "
+            "fills in itself",
+            hint=f"remove {name!r} from `args`",
+        )
+    for name, meant in match.misspelt:
+        yield Diagnostic.error(
+            "SC611",
+            sampling.arg_spans.get(name, sampling.span),
+            f"{where} is missing argument {meant!r}: it has no parameter {name!r}",
+            hint=did_you_mean(name, [meant]) or f"rename {name!r} to {meant!r}",
+        )
+    if match.missing:
+        yield Diagnostic.error(
+            "SC611",
+            args_span(sampling.arg_spans, sampling.name_span),
+            f"{where} is missing {arguments(match.missing)}",
+            hint=f"add {quoted(match.missing)} under `args`",
+        )
 
 
 def check_strategy_args_extra(project: Project) -> Iterator[Diagnostic]:
-    """SC618: `sampling.args` give an argument the strategy does not take (Selinon ignores it)."""
+    """SC618: `sampling.args` give an argument the strategy does not take (Selinon ignores it).
+
+    A misspelt argument is not reported here: it is SC611's missing argument.
+    """
     for flow, sampling, signature in _strategies(project):
         match = _match(sampling, signature)
         explicit = [p for p in signature.params if p not in STRATEGY_IMPLICIT]
@@ -115,11 +121,11 @@ def check_strategy_args_extra(project: Project) -> Iterator[Diagnostic]:
                 sampling.arg_spans.get(name, sampling.span),
                 f"sampling strategy {sampling.name!r} of flow {flow.name!r} has no parameter "
                 f"{name!r}",
-                hint=did_you_mean(name, match.missing) or params_hint(explicit),
+                hint=params_hint(explicit),
             )
 
 
-CHECKS = (
+CHECKS: tuple[Check, ...] = (
     check_strategies_module,
     check_strategy_known,
     check_strategy_args_given,

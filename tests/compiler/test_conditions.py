@@ -125,16 +125,48 @@ def test_a_custom_module_is_not_imported_when_no_condition_uses_it(
     assert codes(project("  - {name: main, edges: [{from: null, to: A}]}\n", nodes)) == []
 
 
-def test_a_misspelt_sampling_arg_is_missing_for_selinon_and_extra_for_selinonc() -> None:
+def test_a_misspelt_sampling_arg_is_one_missing_argument() -> None:
     p = project("""
   - name: main
     sampling: {name: linear_increase, args: {start_retry: 1, max_retry: 9, stpe: 1}}
     edges: [{from: null, to: A}]
 """)
+    message = "is missing argument 'step': it has no parameter 'stpe'"
+    assert found(p) == [("SC611", f"sampling strategy 'linear_increase' of flow 'main' {message}")]
+
+
+def test_a_missing_sampling_arg_points_at_args_or_else_at_the_name() -> None:
+    p = project("""
+  - name: main
+    sampling:
+      name: linear_increase
+      args:
+        max_retry: 9
+        start_retry: 1
+    edges: [{from: null, to: A}]
+  - name: other
+    sampling: {name: constant}
+    edges: [{from: null, to: A}]
+""")
+    spans = [(d.span.line, d.span.col) for d in sampling.check_strategy_args_given(p)]
+    assert spans == [(15, 9), (19, 22)]  # `max_retry`, written first; `constant`
+
+
+def test_a_misspelt_predicate_arg_is_one_finding_and_another_unknown_one_lists_the_params() -> None:
+    p = project("""
+  - name: main
+    edges:
+      - from: null
+        to: A
+        condition: {name: argsFieldEqual, args: {kye: k, value: 1, other: 2}}
+""")
+    leaf = "predicate 'argsFieldEqual' in edge #1 of flow 'main'"
     assert found(p) == [
-        ("SC611", "sampling strategy 'linear_increase' of flow 'main' is missing argument 'step'"),
-        ("SC618", "sampling strategy 'linear_increase' of flow 'main' has no parameter 'stpe'"),
+        ("SC406", f"{leaf} has no parameter 'kye'"),
+        ("SC406", f"{leaf} has no parameter 'other'"),
     ]
+    hints = [d.hint for d in conditions.check_predicate_args(p)]
+    assert hints == ["did you mean 'key'?", "its parameters are 'key', 'value'"]
 
 
 def test_status_in_sampling_args_is_sc611() -> None:

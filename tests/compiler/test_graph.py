@@ -50,7 +50,14 @@ def edge(
         )
         if cond
         else None,
-        foreach=Foreach(import_="m", function="f", propagate_result=False, span=SPAN)
+        foreach=Foreach(
+            import_="m",
+            function="f",
+            propagate_result=False,
+            span=SPAN,
+            import_span=SPAN,
+            function_span=SPAN,
+        )
         if foreach
         else None,
         selective=None,
@@ -123,6 +130,7 @@ def make_project(flows: Sequence[Flow], tasks: Sequence[str] = ()) -> Project:
             default_dispatcher_queue="celery",
             migration_dir=None,
             trace=(),
+            value_spans={},
         ),
         files=("flows.yaml",),
         nodes_file="flows.yaml",
@@ -133,16 +141,20 @@ def chain(n: int) -> list[Arc]:
     return [((), ["N0"]), *(([f"N{i}"], [f"N{i + 1}"]) for i in range(n - 1))]
 
 
-# starting nodes, destinations, never started
+# first references, destinations, never started
 
 
-def test_starting_nodes_and_destinations_in_first_use_order() -> None:
+def test_first_of_each_keeps_the_first_reference_in_order() -> None:
+    named = [Ref(name=n, span=Span("f", i, 1)) for i, n in enumerate("abab", start=1)]
+    assert [(r.name, r.span.line) for r in graph.first_of_each(named)] == [("a", 1), ("b", 2)]
+
+
+def test_destinations_are_edge_targets_and_fallbacks() -> None:
     flow = make_flow(
         "f",
         [((), ["B", "A", "B"]), (["A"], ["C"]), ((), ["D"])],
         [failure(0, ["C"], ["E"]), failure(1, ["A"], True)],
     )
-    assert graph.starting_nodes(flow) == ("B", "A", "D")
     assert graph.destinations(flow) == {"A", "B", "C", "D", "E"}
 
 
@@ -155,43 +167,41 @@ def test_never_started_lists_sources_and_failure_nodes_nothing_starts() -> None:
     assert graph.never_started(flow) == ("X", "Y", "Z")
 
 
-# can_start
+# startable
+
+
+def test_names_nothing_starts_are_assumed_to_start() -> None:
+    flow = make_flow("f", [((), ["A"]), (["A", "X"], ["B"]), (["A"], ["C"])])
+    assert graph.startable(flow) == {"A", "B", "C", "X"}
 
 
 def test_a_join_starts_only_when_every_source_can_start() -> None:
-    flow = make_flow("f", [((), ["A"]), (["A", "X"], ["B"]), (["A"], ["C"])])
-    assert graph.can_start(flow) == {"A", "C"}
-    assert graph.can_start(flow, assumed=["X"]) == {"A", "B", "C", "X"}
+    flow = make_flow("f", [((), ["A"]), (["A", "X"], ["Y"]), (["Y"], ["X"]), (["A"], ["C"])])
+    assert graph.startable(flow) == {"A", "C"}
 
 
 def test_a_fallback_starts_once_all_its_failure_nodes_can_start() -> None:
     flow = make_flow(
         "f",
-        [((), ["A"]), (["F"], ["G"])],
+        [((), ["A"]), (["F"], ["G"]), (["H"], ["Q"])],
         [failure(0, ["A"], ["F"]), failure(1, ["A", "Q"], ["H"])],
     )
-    assert graph.can_start(flow) == {"A", "F", "G"}
+    assert graph.startable(flow) == {"A", "F", "G"}
 
 
 def test_fallback_true_starts_nothing() -> None:
     flow = make_flow("f", [((), ["A"])], [failure(0, ["A"], True)])
-    assert graph.can_start(flow) == {"A"}
-
-
-def test_a_deadlocked_join_never_starts() -> None:
-    flow = make_flow("f", [((), ["A"]), (["A", "X"], ["Y"]), (["Y"], ["X"])])
-    assert graph.can_start(flow) == {"A"}
-    assert [e.index for e in graph.dead_edges(flow, graph.can_start(flow))] == [1, 2]
+    assert graph.startable(flow) == {"A"}
 
 
 def test_a_repeated_source_counts_once() -> None:
     flow = make_flow("f", [((), ["A"]), (["A", "A"], ["B"])])
-    assert graph.can_start(flow) == {"A", "B"}
+    assert graph.startable(flow) == {"A", "B"}
 
 
-def test_can_start_a_10000_node_chain() -> None:
+def test_startable_on_a_10000_node_chain() -> None:
     flow = make_flow("f", chain(10_000))
-    assert len(graph.can_start(flow)) == 10_000
+    assert len(graph.startable(flow)) == 10_000
 
 
 # strongly connected components and walks
@@ -223,7 +233,7 @@ def test_shortest_walk_finds_the_shortest_loop_inside_the_members() -> None:
 
 def test_an_unconditional_cycle_is_found_at_its_first_edge() -> None:
     flow = make_flow("f", [((), ["A"]), (["A"], ["B"]), (["B"], ["C"]), (["C"], ["A"])])
-    (cycle,) = graph.unconditional_cycles(flow, graph.can_start(flow))
+    (cycle,) = graph.unconditional_cycles(flow, graph.startable(flow))
     assert cycle.edge.index == 1
     assert [e.index for e in cycle.edges] == [1, 2, 3]
     assert cycle.path == ("A", "B", "C", "A")
@@ -231,39 +241,39 @@ def test_an_unconditional_cycle_is_found_at_its_first_edge() -> None:
 
 def test_a_self_loop_is_a_cycle() -> None:
     flow = make_flow("f", [((), ["A"]), (["A"], ["A"])])
-    (cycle,) = graph.unconditional_cycles(flow, graph.can_start(flow))
+    (cycle,) = graph.unconditional_cycles(flow, graph.startable(flow))
     assert cycle.path == ("A", "A")
 
 
 def test_a_condition_or_a_foreach_breaks_a_cycle() -> None:
     for conditional in (edge(2, ["B"], ["A"], cond=True), edge(2, ["B"], ["A"], foreach=True)):
         flow = make_flow("f", [((), ["A"]), (["A"], ["B"]), conditional])
-        assert graph.unconditional_cycles(flow, graph.can_start(flow)) == ()
+        assert graph.unconditional_cycles(flow, graph.startable(flow)) == ()
 
 
 def test_a_cycle_that_never_starts_is_not_an_unconditional_cycle() -> None:
     flow = make_flow("f", [((), ["A"]), (["A", "X"], ["Y"]), (["Y"], ["X"])])
-    assert graph.unconditional_cycles(flow, graph.can_start(flow)) == ()
+    assert graph.unconditional_cycles(flow, graph.startable(flow)) == ()
 
 
 def test_two_cycles_are_reported_separately_in_yaml_order() -> None:
     flow = make_flow(
         "f", [((), ["A", "C"]), (["C"], ["D"]), (["A"], ["B"]), (["D"], ["C"]), (["B"], ["A"])]
     )
-    cycles = graph.unconditional_cycles(flow, graph.can_start(flow))
+    cycles = graph.unconditional_cycles(flow, graph.startable(flow))
     assert [(c.edge.index, c.path) for c in cycles] == [(1, ("C", "D", "C")), (2, ("A", "B", "A"))]
 
 
 def test_a_10000_node_cycle_is_found_without_recursion() -> None:
     flow = make_flow("f", [*chain(10_000), (["N9999"], ["N0"])])
-    (cycle,) = graph.unconditional_cycles(flow, graph.can_start(flow))
+    (cycle,) = graph.unconditional_cycles(flow, graph.startable(flow))
     assert len(cycle.path) == 10_001
     assert cycle.path[0] == cycle.path[-1] == "N0"
 
 
 def test_a_10000_node_chain_has_no_cycle() -> None:
     flow = make_flow("f", chain(10_000))
-    assert graph.unconditional_cycles(flow, graph.can_start(flow)) == ()
+    assert graph.unconditional_cycles(flow, graph.startable(flow)) == ()
 
 
 # deadlocks
@@ -271,7 +281,7 @@ def test_a_10000_node_chain_has_no_cycle() -> None:
 
 def test_a_join_waiting_for_its_own_target_is_a_deadlock() -> None:
     flow = make_flow("f", [((), ["A"]), (["A", "X"], ["Y"]), (["Y"], ["X"]), (["Y"], ["Z"])])
-    (deadlock,) = graph.deadlocks(flow, graph.can_start(flow))
+    (deadlock,) = graph.deadlocks(flow, graph.startable(flow))
     assert isinstance(deadlock.waiting, Edge)
     assert deadlock.waiting.index == 1
     assert deadlock.path == ("X", "Y", "X")
@@ -279,34 +289,34 @@ def test_a_join_waiting_for_its_own_target_is_a_deadlock() -> None:
 
 def test_a_loop_nothing_leads_into_is_unreached() -> None:
     flow = make_flow("f", [((), ["S"]), (["A"], ["B"]), (["B"], ["A"]), (["B"], ["C"])])
-    (deadlock,) = graph.deadlocks(flow, graph.can_start(flow))
+    (deadlock,) = graph.deadlocks(flow, graph.startable(flow))
     assert deadlock.waiting is None
     assert deadlock.path == ("A", "B", "A")
 
 
 def test_nodes_after_an_unstarted_source_are_not_deadlocks() -> None:
     flow = make_flow("f", [((), ["A"]), (["A", "X"], ["B"]), (["B"], ["C"])])
-    started = graph.can_start(flow, graph.never_started(flow))
+    started = graph.startable(flow)
     assert graph.deadlocks(flow, started) == ()
 
 
 def test_a_failure_can_wait_in_a_deadlock() -> None:
     flow = make_flow("f", [((), ["A"]), (["F"], ["X"])], [failure(0, ["A", "X"], ["F"])])
-    (deadlock,) = graph.deadlocks(flow, graph.can_start(flow))
+    (deadlock,) = graph.deadlocks(flow, graph.startable(flow))
     assert isinstance(deadlock.waiting, Failure)
     assert deadlock.path == ("X", "F", "X")
 
 
 def test_a_fallback_that_starts_the_only_path_is_no_deadlock() -> None:
     flow = make_flow("f", [((), ["A"]), (["F"], ["B"])], [failure(0, ["A"], ["F"])])
-    assert graph.deadlocks(flow, graph.can_start(flow)) == ()
+    assert graph.deadlocks(flow, graph.startable(flow)) == ()
 
 
 def test_a_10000_node_loop_nothing_leads_into() -> None:
     n = 10_000
     arcs: list[Arc] = [((), ["S"]), *(([f"N{i}"], [f"N{(i + 1) % n}"]) for i in range(n))]
     flow = make_flow("f", arcs)
-    (deadlock,) = graph.deadlocks(flow, graph.can_start(flow))
+    (deadlock,) = graph.deadlocks(flow, graph.startable(flow))
     assert deadlock.waiting is None
     assert len(deadlock.path) == n + 1
 

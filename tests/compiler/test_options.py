@@ -10,8 +10,8 @@ from selinonc.compiler.build import build
 from selinonc.compiler.checks import options
 from selinonc.compiler.inputs import classify
 from selinonc.compiler.load import load_text
-from selinonc.compiler.model import Flow, Project, Ref
-from selinonc.compiler.source import SourceFile, Span
+from selinonc.compiler.model import Flow, Project
+from selinonc.compiler.source import SourceFile
 
 HEAD = """
 tasks:
@@ -68,11 +68,6 @@ def test_sources_are_edge_sources_and_failure_nodes() -> None:
     assert options.edge_sources(flow) == {"A", "sub"}
     assert options.failure_nodes(flow) == {"B", "C", "sub"}
     assert options.sources(flow) == {"A", "B", "C", "sub"}
-
-
-def test_first_of_each_keeps_the_first_reference_in_order() -> None:
-    refs = [Ref(name=n, span=Span("f", i, 1)) for i, n in enumerate("abab", start=1)]
-    assert [(r.name, r.span.line) for r in options.first_of_each(refs)] == [("a", 1), ("b", 2)]
 
 
 @pytest.mark.parametrize(

@@ -273,7 +273,8 @@ BROKEN: list[tuple[str, str, list[str]]] = [
         "wrong-type",
         'tasks:\n  - name: fetch\n    import: m\n    max_retry: "3"\n',
         [
-            "SC111 4:16 'max_retry' in task 'fetch' must be an integer, not a string (\"3\")",
+            "SC111 4:16 'max_retry' in task 'fetch' must be an integer or null, "
+            'not a string ("3")',
         ],
     ),
     (
@@ -526,8 +527,10 @@ BROKEN: list[tuple[str, str, list[str]]] = [
         "tasks:\n  - name: fetch\n    import: m\n    max_retry: 2024-01-31\n"
         "    retry_countdown: .nan\n",
         [
-            "SC111 4:16 'max_retry' in task 'fetch' must be an integer, not a date (2024-01-31)",
-            "SC111 5:22 'retry_countdown' in task 'fetch' must be an integer, not a number (.nan)",
+            "SC111 4:16 'max_retry' in task 'fetch' must be an integer or null, "
+            "not a date (2024-01-31)",
+            "SC111 5:22 'retry_countdown' in task 'fetch' must be an integer or null, "
+            "not a number (.nan)",
         ],
     ),
 ]

@@ -10,23 +10,50 @@ import pytest
 
 from selinonc.compiler import signatures
 from selinonc.compiler.builtins import PREDICATE_IMPLICIT, STRATEGY_IMPLICIT
-from selinonc.compiler.signatures import Signature, from_callable, match_args
+from selinonc.compiler.signatures import ArgsMatch, Signature, from_callable, match_args
 
 
 def sig(*params: str, optional: tuple[str, ...] = (), open: bool = False) -> Signature:
     return Signature(params=params, optional=optional, open=open)
 
 
+def fits(match: ArgsMatch) -> bool:
+    return not (match.missing or match.extra or match.implicit or match.misspelt)
+
+
 def test_exact_args_match() -> None:
     match = match_args(sig("message", "key", "value"), PREDICATE_IMPLICIT, ["value", "key"])
-    assert match.ok
+    assert fits(match)
 
 
 def test_missing_follow_the_signature_and_extra_follow_the_yaml() -> None:
     match = match_args(sig("node_args", "key", "value"), PREDICATE_IMPLICIT, ["zeta", "alpha"])
     assert match.missing == ("key", "value")
     assert match.extra == ("zeta", "alpha")
-    assert not match.ok
+    assert match.misspelt == ()
+
+
+def test_a_misspelt_name_is_neither_missing_nor_extra() -> None:
+    match = match_args(sig("node_args", "key", "value"), PREDICATE_IMPLICIT, ["key", "vaule"])
+    assert (match.missing, match.extra, match.misspelt) == ((), (), (("vaule", "value"),))
+
+
+def test_each_missing_parameter_is_claimed_by_one_misspelling_at_most() -> None:
+    match = match_args(sig("status", "step"), STRATEGY_IMPLICIT, ["stpe", "sep", "other"])
+    assert match.misspelt == (("stpe", "step"),)
+    assert match.extra == ("sep", "other")
+    assert match.missing == ()
+
+
+def test_a_misspelling_goes_to_the_closest_missing_parameter() -> None:
+    match = match_args(sig("start", "stat", "state"), (), ["stats"])
+    assert match.misspelt == (("stats", "stat"),)
+    assert match.missing == ("start", "state")
+
+
+def test_a_name_close_to_an_optional_or_given_parameter_is_extra() -> None:
+    match = match_args(sig("key", "strict", optional=("strict",)), (), ["key", "strikt"])
+    assert (match.extra, match.misspelt) == (("strikt",), ())
 
 
 def test_implicit_names_in_args_are_reported_apart() -> None:
@@ -38,8 +65,8 @@ def test_implicit_names_in_args_are_reported_apart() -> None:
 
 
 def test_defaults_are_optional_and_kwargs_accept_anything() -> None:
-    assert match_args(sig("key", "strict", optional=("strict",)), (), ["key"]).ok
-    assert match_args(sig("key", open=True), (), ["key", "anything"]).ok
+    assert fits(match_args(sig("key", "strict", optional=("strict",)), (), ["key"]))
+    assert fits(match_args(sig("key", open=True), (), ["key", "anything"]))
     assert match_args(sig("key", open=True), (), []).missing == ("key",)
 
 
