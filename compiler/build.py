@@ -45,21 +45,27 @@ class _At:
 
     doc: Document
     path: JsonPath
+    data: Any
+
+    @classmethod
+    def root(cls, doc: Document, path: JsonPath) -> _At:
+        data: Any = doc.data
+        for part in path:
+            data = data[part]
+        return cls(doc, path, data)
 
     def get(self, key: str | int) -> Any:
-        value: Any = self.doc.data
-        for part in (*self.path, key):
-            value = value[part]
-        return value
+        return self.data[key]
 
     def value(self) -> Any:
-        value: Any = self.doc.data
-        for part in self.path:
-            value = value[part]
-        return value
+        return self.data
 
     def child(self, key: str | int) -> _At:
-        return _At(self.doc, (*self.path, key))
+        try:
+            data = self.data[key]
+        except (KeyError, IndexError, TypeError):
+            data = None
+        return _At(self.doc, (*self.path, key), data)
 
     def span(self, key: str | int | tuple[str | int, ...] | None = None) -> Span:
         if key is None:
@@ -359,7 +365,7 @@ def build(nodes: Document, flow_docs: Sequence[Document], files: Sequence[str]) 
     Returns:
         The frozen model; names are not resolved (the checks do that).
     """
-    top = _At(nodes, ())
+    top = _At.root(nodes, ())
     data = nodes.data
     tasks = tuple(build_task(top.child("tasks").child(i)) for i in range(len(data["tasks"] or ())))
     storages = tuple(
@@ -368,7 +374,7 @@ def build(nodes: Document, flow_docs: Sequence[Document], files: Sequence[str]) 
     )
     flows: list[Flow] = []
     for doc in flow_docs:
-        defs = _At(doc, ("flow-definitions",))
+        defs = _At.root(doc, ("flow-definitions",))
         flows.extend(build_flow(defs.child(i)) for i in range(len(doc.data["flow-definitions"])))
     return Project(
         tasks=tasks,

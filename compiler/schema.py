@@ -9,15 +9,18 @@ import math
 import os
 from collections.abc import Callable, Iterator, Mapping
 from importlib.resources import files
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import jsonschema_rs
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import ValidationError, best_match
-from jsonschema.validators import validator_for
 
 from selinonc.compiler.diagnostics import Diagnostic, did_you_mean, join_or, settle
 from selinonc.compiler.load import Document, JsonPath
+
+if TYPE_CHECKING:
+    # jsonschema itself is imported only to explain invalid data: it costs a tenth of a second
+    # of start-up, and valid configurations never need it (jsonschema-rs gives the verdict).
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import ValidationError
 
 SCHEMA_FILE = "selinonc.schema.json"
 CODE_KEYWORD = "x-selinonc-code"
@@ -49,7 +52,7 @@ _MAX_SHOWN = 40
 _MAX_INT_BITS = 4096
 _MAX_SCHEMA_BYTES = 16 * 1024 * 1024
 
-Handler = Callable[[Document, ValidationError, JsonPath], Iterator[Diagnostic]]
+Handler = Callable[[Document, "ValidationError", JsonPath], Iterator[Diagnostic]]
 
 
 @functools.cache
@@ -61,6 +64,8 @@ def load_schema() -> dict[str, Any]:
 
 @functools.cache
 def _validator() -> Draft202012Validator:
+    from jsonschema import Draft202012Validator
+
     return Draft202012Validator(load_schema())
 
 
@@ -287,6 +292,8 @@ def _alternatives(doc: Document, error: ValidationError, path: JsonPath) -> Iter
             f"{_owner(doc.data, path)} needs one of the keys {join_or(map(_quoted, keys))}",
         )
         return
+    from jsonschema.exceptions import best_match
+
     best = best_match(context)
     if best is None:
         yield from _other(doc, error, path)
@@ -514,6 +521,10 @@ def schema_file_problem(path: str) -> str | None:
         return f"the file holds {_kind(data)}, not a JSON Schema (a mapping)"
     if isinstance(data, dict) and not isinstance(data.get("$schema", ""), str):
         return "its '$schema' is not a string"
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import best_match
+    from jsonschema.validators import validator_for
+
     cls = validator_for(data, default=Draft202012Validator)
     try:
         error = best_match(cls(cls.META_SCHEMA).iter_errors(data))
