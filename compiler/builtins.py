@@ -112,3 +112,17 @@ STRATEGIES: Mapping[str, tuple[str, ...]] = {
     "biexponential_decrease": ("start_retry", "stop_retry"),
     "biexponential_adapt": ("start_retry", "max_retry"),
 }
+
+# The predecessor's runtime modules and selinonc's: a configuration written for Selinon names
+# `selinon.predicates` and friends, and generated code imports selinonc's versions instead.
+RUNTIME_MODULES: Mapping[str, str] = {
+    "selinon.predicates": "selinonc.runtime.predicates",
+    "selinon.strategies": "selinonc.runtime.strategies",
+    "selinon.caches": "selinonc.runtime.caches",
+    "selinon.routines": "selinonc.runtime.routines",
+}
+
+
+def runtime_module(module: str) -> str:
+    """The module generated code imports for `module` (selinonc's for the predecessor's)."""
+    return RUNTIME_MODULES.get(module, module)

@@ -98,6 +98,8 @@ CODES: Mapping[str, str] = {
     "SC619": "`propagate_node_args` names a flow that is not a destination",
     "SC620": "a `selective` edge names unknown tasks, or `run_subsequent` names a non-flow",
     "SC621": "a `{placeholder}` in a queue, `migration_dir` or Sentry DSN is not a plain `{NAME}`",
+    # SC7xx: code generation
+    "SC701": "a value that generated code embeds has no literal form (a date, binary data)",
 }
 
 
@@ -148,6 +150,10 @@ class Diagnostic:
     def as_warning(self) -> Diagnostic:
         """The same finding, downgraded to a warning (what `--compat` does to added checks)."""
         return replace(self, severity=Severity.WARNING)
+
+    def as_error(self, hint: str | None = None) -> Diagnostic:
+        """The same finding as an error (what `build` does to findings it cannot build past)."""
+        return replace(self, severity=Severity.ERROR, hint=hint or self.hint)
 
     def sort_key(self) -> tuple[str, int, int, str, str, str, str]:
         """A total order: file, line, column, code, message, severity, hint."""

@@ -75,3 +75,47 @@ def _result(
     reported: list[Diagnostic], sources: dict[str, SourceFile], project: Project | None
 ) -> CheckResult:
     return CheckResult(tuple(settle(reported)), sources, project)
+
+
+# Findings `check` reports as warnings that `build` cannot get past: conditions call predicates
+# by their parameters, which are known only when the predicates module can be imported.
+BUILD_BLOCKERS: frozenset[str] = frozenset({"SC408"})
+_BLOCKER_HINT = (
+    "`selinonc build` imports custom predicate and strategy modules to compile conditions; "
+    "run it where they import (set PYTHONPATH to the project's source)"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class BuildResult:
+    """What `build` found and, when the inputs are free of errors, the generated files."""
+
+    diagnostics: tuple[Diagnostic, ...]
+    sources: dict[str, SourceFile]
+    files: dict[str, str] | None  # relative path -> text
+
+    @property
+    def ok(self) -> bool:
+        """True when no diagnostic is an error."""
+        return not has_errors(self.diagnostics)
+
+
+def build_package(files: Sequence[str], *, compat: bool = False) -> BuildResult:
+    """Check the inputs, then lower and emit the generated package (in memory).
+
+    Raises:
+        EmitError: when a generated file does not compile (a bug in selinonc).
+    """
+    from selinonc.compiler import emit  # Jinja2 is imported only when building
+    from selinonc.compiler.lower import lower
+
+    checked = check(files, compat=compat)
+    found = [
+        d.as_error(_BLOCKER_HINT) if d.code in BUILD_BLOCKERS else d for d in checked.diagnostics
+    ]
+    diagnostics = tuple(settle(found))
+    if has_errors(diagnostics) or checked.project is None:
+        return BuildResult(diagnostics, checked.sources, None)
+    texts = {path: source.text for path, source in checked.sources.items()}
+    rendered = emit.render(lower(checked.project, texts))
+    return BuildResult(diagnostics, checked.sources, rendered)

@@ -11,6 +11,7 @@ from selinonc.compiler.checks import (
     python_names,
     sampling,
     tasks,
+    values,
 )
 from selinonc.compiler.checks._text import Check
 from selinonc.compiler.diagnostics import Diagnostic
@@ -25,6 +26,7 @@ CHECKS: tuple[Check, ...] = (
     *conditions.CHECKS,
     *options.CHECKS,
     *sampling.CHECKS,
+    *values.CHECKS,
 )
 
 

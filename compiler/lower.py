@@ -1,0 +1,267 @@
+"""Lower the checked model to an emit plan: one context per generated file, every choice made.
+
+Tables are sorted, identifiers allocated (naming.py), values rendered as literals (literals.py)
+and conditions as function bodies (lower_conditions.py). The templates only print what this
+module decides. Nothing here depends on input order, hash seeds, the time or absolute paths.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from selinonc.compiler import __version__, builtins, literals
+from selinonc.compiler.imports import Import, block
+from selinonc.compiler.lower_flow import lower_flow
+from selinonc.compiler.lower_support import (
+    Origins,
+    constructor,
+    factory,
+    queue_expr,
+    timedelta_expr,
+)
+from selinonc.compiler.model import Project, Storage, Task, Tracer
+from selinonc.compiler.naming import Namespace, module_name
+
+# The runtime ABI this compiler emits for; equal to selinonc.runtime.abi.RUNTIME_ABI (tested).
+TARGET_ABI = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Header:
+    """What every generated file says about itself."""
+
+    version: str
+    digest: str
+    inputs: int
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedFile:
+    """One file to generate: its path in the package, its template and what it prints."""
+
+    path: str
+    template: str
+    context: Mapping[str, Any]
+
+
+def digest(inputs: Mapping[str, bytes]) -> str:
+    """A digest of the inputs by display path and content, whatever their order."""
+    h = hashlib.sha256()
+    for path in sorted(inputs):
+        h.update(json.dumps(path).encode() + b"\0" + hashlib.sha256(inputs[path]).digest())
+    return h.hexdigest()
+
+
+def schema_path(project: Project, path: str) -> str:
+    """Where an `output_schema` file is read from: the working directory, else the nodes file's."""
+    if os.path.isabs(path) or os.path.exists(path):
+        return path
+    return os.path.join(os.path.dirname(project.nodes_file), path)
+
+
+def output_schemas(project: Project) -> dict[str, Any]:
+    """The content of every `output_schema` file, by the path the YAML gives (check SC506)."""
+    out: dict[str, Any] = {}
+    for task in project.tasks:
+        if task.output_schema is not None and task.output_schema not in out:
+            with open(schema_path(project, task.output_schema), encoding="utf-8") as handle:
+                out[task.output_schema] = json.load(handle)
+    return dict(sorted(out.items()))
+
+
+def lower(project: Project, texts: Mapping[str, str]) -> list[PlannedFile]:
+    """Plan every file of the generated package.
+
+    Args:
+        project: a model that passed every check.
+        texts: the text of every input file, by the path the model's spans use.
+
+    Returns:
+        The files in a fixed order; their paths are relative to the package directory.
+    """
+    origins = Origins.of(project.files)
+    schemas = output_schemas(project)
+    inputs = {origins.display(p): t.encode() for p, t in texts.items()}
+    inputs.update({f"output_schema:{p}": json.dumps(s).encode() for p, s in schemas.items()})
+    header = Header(__version__, digest(inputs), len(texts))
+    flows = sorted(project.flows, key=lambda f: f.name)
+    taken: set[str] = set()
+    modules = {flow.name: module_name(flow.name, taken) for flow in flows}
+    planned = [
+        PlannedFile("__init__.py", "__init__.py.j2", _init_context(header, project)),
+        PlannedFile("settings.py", "settings.py.j2", _settings_context(header, project)),
+        PlannedFile("tasks.py", "tasks.py.j2", _tasks_context(header, project, origins, schemas)),
+        PlannedFile("storages.py", "storages.py.j2", _storages_context(header, project, origins)),
+        PlannedFile("flows/__init__.py", "flows__init__.py.j2", _flows_context(header, modules)),
+    ]
+    for flow in flows:
+        context = lower_flow(project, flow, origins)
+        planned.append(
+            PlannedFile(
+                f"flows/{modules[flow.name]}.py", "flow.py.j2", {"header": header, **context}
+            )
+        )
+    return planned
+
+
+def _flows_context(header: Header, modules: Mapping[str, str]) -> dict[str, Any]:
+    rows = [f"{literals.string(flow)}: {module}.FLOW," for flow, module in modules.items()]
+    return {"header": header, "modules": sorted(modules.values()), "rows": rows}
+
+
+def _init_context(header: Header, project: Project) -> dict[str, Any]:
+    return {
+        "header": header,
+        "abi": TARGET_ABI,
+        "version": literals.string(header.version),
+        "digest": literals.string(header.digest),
+        "flows": len(project.flows),
+        "tasks": len(project.tasks),
+    }
+
+
+def _settings_context(header: Header, project: Project) -> dict[str, Any]:
+    glob = project.global_
+    names = Namespace(frozenset({"Settings", "Tracer", "expand", "SETTINGS", "TRACERS"}))
+    tracers = [_tracer(t, names) for t in glob.trace]
+    fields = [
+        ("default_task_queue", queue_expr(glob.default_task_queue, "global.default_task_queue")),
+        (
+            "default_dispatcher_queue",
+            queue_expr(glob.default_dispatcher_queue, "global.default_dispatcher_queue"),
+        ),
+    ]
+    if glob.migration_dir is not None:
+        fields.append(("migration_dir", queue_expr(glob.migration_dir, "global.migration_dir")))
+    fields.append(("tracers", "TRACERS"))
+    runtime = [Import("selinonc.runtime.tables", "Settings")]
+    if tracers:
+        runtime.append(Import("selinonc.runtime.tables", "Tracer"))
+    if any("expand(" in v for _, v in fields) or any("expand(" in t for t in tracers):
+        runtime.append(Import("selinonc.runtime.placeholders", "expand"))
+    return {
+        "header": header,
+        "imports": block([], [*runtime, *names.imports()]),
+        "tracers": tracers,
+        "settings": constructor("Settings", fields, 0),
+    }
+
+
+def _tracer(tracer: Tracer, names: Namespace) -> str:
+    fields = [("kind", literals.string(tracer.kind))]
+    if tracer.function is not None:
+        fields.append(("function", names.imported(tracer.function.import_, tracer.function.name)))
+    if tracer.storage is not None:
+        fields.append(("storage", literals.string(tracer.storage.name)))
+        fields.append(("method", literals.string(tracer.method)))
+    if tracer.kind == "sentry" and tracer.dsn is not None:
+        fields.append(("dsn", queue_expr(tracer.dsn, "the Sentry DSN (global.trace.sentry.dsn)")))
+    return constructor("Tracer", fields, 1)
+
+
+_TASKS_RESERVED = frozenset({"Task", "TASKS", "OUTPUT_SCHEMAS", "expand", "timedelta"})
+
+
+def _tasks_context(
+    header: Header, project: Project, origins: Origins, schemas: Mapping[str, Any]
+) -> dict[str, Any]:
+    names = Namespace(_TASKS_RESERVED)
+    rows = [_task(project, task, names, origins) for task in sorted(project.tasks, key=_by_name)]
+    stdlib = [Import("typing", "Any")]
+    if any(t.throttling is not None for t in project.tasks):
+        stdlib.append(Import("datetime", "timedelta"))
+    runtime = [Import("selinonc.runtime.tables", "Task")]
+    if any("expand(" in row for row in rows):
+        runtime.append(Import("selinonc.runtime.placeholders", "expand"))
+    return {
+        "header": header,
+        "imports": block(stdlib, [*runtime, *names.imports()]),
+        "schemas": literals.block(schemas, len("OUTPUT_SCHEMAS: dict[str, Any] = "), 0),
+        "rows": rows,
+    }
+
+
+def _by_name(item: Task | Storage) -> str:
+    return item.name
+
+
+def _task(project: Project, task: Task, names: Namespace, origins: Origins) -> str:
+    queue = task.queue or project.global_.default_task_queue
+    where = f"the queue of task {task.name!r}"
+    if task.queue is None:
+        where += " (global.default_task_queue)"
+    fields = [
+        ("name", literals.string(task.name)),
+        ("cls", names.imported(task.import_, task.classname)),
+        ("queue", queue_expr(queue, where)),
+    ]
+    if task.storage is not None:
+        fields.append(("storage", literals.string(task.storage.name)))
+        if task.storage_readonly:
+            fields.append(("storage_readonly", "True"))
+    if task.storage_task_name:
+        fields.append(("storage_task_name", literals.string(task.storage_task_name)))
+    if task.output_schema is not None:
+        fields.append(("output_schema", f"OUTPUT_SCHEMAS[{literals.string(task.output_schema)}]"))
+    if task.max_retry:
+        fields.append(("max_retry", repr(task.max_retry)))
+    if task.retry_countdown:
+        fields.append(("retry_countdown", repr(task.retry_countdown)))
+    if task.throttling is not None:
+        fields.append(("throttling", timedelta_expr(task.throttling.interval, 3)))
+    if task.selective_run_function is not None:
+        function = task.selective_run_function
+        module = builtins.runtime_module(function.import_)
+        fields.append(("selective_run_function", names.imported(module, function.name)))
+    fields.append(("origin", literals.string(origins.at(task.span))))
+    return f"    {literals.string(task.name)}: " + constructor("Task", fields, 1) + ","
+
+
+def _storages_context(header: Header, project: Project, origins: Origins) -> dict[str, Any]:
+    names = Namespace(frozenset({"Any", "Cache", "Storage", "STORAGES"}))
+    functions: list[str] = []
+    rows: list[str] = []
+    for storage in sorted(project.storages, key=_by_name):
+        create = names.fresh(f"create_{storage.name}")
+        functions.append(
+            factory(
+                create,
+                storage.import_,
+                storage.classname,
+                storage.configuration,
+                f"{storage.name} ({origins.at(storage.span)})",
+            )
+        )
+        fields = [("name", literals.string(storage.name)), ("create", create)]
+        if storage.cache is not None:
+            cache_create = names.fresh(f"create_{storage.name}_cache")
+            cache = storage.cache
+            functions.append(
+                factory(
+                    cache_create,
+                    builtins.runtime_module(cache.import_),
+                    cache.name,
+                    dict(cache.configuration),
+                    f"the result cache of {storage.name}",
+                )
+            )
+            cache_fields = [("name", literals.string(cache.name)), ("create", cache_create)]
+            fields.append(("cache", constructor("Cache", cache_fields, 2)))
+        fields.append(("origin", literals.string(origins.at(storage.span))))
+        rows.append(
+            f"    {literals.string(storage.name)}: " + constructor("Storage", fields, 1) + ","
+        )
+    runtime = [Import("selinonc.runtime.tables", "Storage")]
+    if any(s.cache is not None for s in project.storages):
+        runtime.append(Import("selinonc.runtime.tables", "Cache"))
+    return {
+        "header": header,
+        "imports": block([Import("typing", "Any")], runtime),
+        "functions": functions,
+        "rows": rows,
+    }
