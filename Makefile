@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-dev
 SELINONC := $(BIN)/selinonc
 DEMO := examples/package-analysis
 
-.PHONY: demo test lint typecheck pytest golden bench-compile clean
+.PHONY: demo test lint typecheck pytest golden examples bench bench-compile bench-import clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,14 @@ pytest: $(STAMP)
 # Rewrite the expected output of every golden case in tests/cases/ (review the diff!).
 golden: $(STAMP)
 	$(BIN)/python -m tests.regen_golden
+
+# Regenerate the examples' checked-in flow packages (a test fails when they are stale).
+examples: $(STAMP)
+	cd examples/image-pipeline && ../../$(SELINONC) build . -o imagepipe/flowpkg
+	cd examples/order-fulfilment && ../../$(SELINONC) build . -o fulfilment/flowpkg
+	cd examples/package-analysis && ../../$(SELINONC) build . -o pkganalysis/flowpkg
+
+bench: bench-compile bench-import
 
 bench-compile: $(STAMP)
 	$(BIN)/python -m bench.compile

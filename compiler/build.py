@@ -195,7 +195,24 @@ def build_storage(at: _At) -> Storage:
         configuration=data.get("configuration"),
         cache=_cache(_opt(at, "cache")),
         value_spans=at.value_spans(),
+        configuration_spans=_nested_spans(at.child("configuration")),
     )
+
+
+def _nested_spans(at: _At, prefix: str = "") -> dict[str, Span]:
+    """The span of every value below `at`, by path: `key.sub[0]` (what SC701 names)."""
+    out: dict[str, Span] = {}
+    data = at.value()
+    if isinstance(data, dict):
+        items: list[tuple[str | int, str]] = [(k, f"{prefix}.{k}" if prefix else k) for k in data]
+    elif isinstance(data, list):
+        items = [(i, f"{prefix}[{i}]") for i in range(len(data))]
+    else:
+        return out
+    for key, path in items:
+        out[path] = at.span(key)
+        out.update(_nested_spans(at.child(key), path))
+    return out
 
 
 def build_edge(at: _At, index: int) -> Edge:

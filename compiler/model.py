@@ -259,6 +259,8 @@ class Storage:
     configuration: Any
     cache: Cache | None
     value_spans: Mapping[str, Span]  # where each option's value was written
+    # where each value inside `configuration` was written, by path (`a.b[0]`)
+    configuration_spans: Mapping[str, Span] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

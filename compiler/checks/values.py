@@ -12,38 +12,49 @@ from selinonc.compiler.model import Edge, Failure, Project
 from selinonc.compiler.source import Span
 
 
-def _problem(value: Any, depth: int = 0) -> str | None:
-    """What makes `value` unfit for a literal, or None (iterative enough: YAML depth is capped)."""
+def _unsafe(value: Any, path: str = "") -> tuple[str, Any] | None:
+    """The first part of `value` that has no literal form: its path (`a.b[0]`) and itself."""
     if isinstance(value, Mapping):
-        for item in value.values():
-            problem = _problem(item, depth + 1)
-            if problem is not None:
-                return problem
+        items: Any = ((f"{path}.{k}" if path else str(k), v) for k, v in value.items())
+    elif isinstance(value, list | tuple):
+        items = ((f"{path}[{i}]", v) for i, v in enumerate(value))
+    else:
+        try:
+            literals.scalar(value)
+        except literals.UnsafeValue:
+            return path, value
         return None
-    if isinstance(value, list | tuple):
-        return next((p for v in value if (p := _problem(v, depth + 1)) is not None), None)
-    try:
-        literals.scalar(value)
-    except literals.UnsafeValue as exc:
-        return str(exc)
-    return None
+    return next((found for sub, v in items if (found := _unsafe(v, sub)) is not None), None)
 
 
-def _values(project: Project) -> Iterator[tuple[str, Any, Span]]:
+def _explain(where: str, value: Any) -> tuple[str, str]:
+    """What the value is and how to write it instead."""
+    at = f"`{where}` is" if where else "it is"
+    if isinstance(value, bytes):
+        return f"{at} binary data (`!!binary`)", "write the value as a plain string"
+    kind = type(value).__name__
+    if kind in ("date", "datetime"):
+        return f"{at} a {kind} ({value})", f"quote it to make it a string: '{value}'"
+    return f"{at} a {kind}", "write the value as a string, number, boolean, list or mapping"
+
+
+def _values(project: Project) -> Iterator[tuple[str, Any, Span, Mapping[str, Span]]]:
+    """Every embedded value: what it is, itself, its span and the spans of its parts."""
     for storage in project.storages:
         span = storage.value_spans.get("configuration", storage.span)
-        yield f"the configuration of storage {storage.name!r}", storage.configuration, span
+        what = f"the configuration of storage {storage.name!r}"
+        yield what, storage.configuration, span, storage.configuration_spans
         if storage.cache is not None:
             what = f"the cache configuration of storage {storage.name!r}"
-            yield what, storage.cache.configuration, storage.cache.span or storage.span
+            yield what, storage.cache.configuration, storage.cache.span or storage.span, {}
     for flow in project.flows:
         if flow.sampling is not None:
             for name, value in flow.sampling.args.items():
                 span = flow.sampling.arg_spans.get(name, flow.sampling.span)
-                yield f"sampling argument {name!r} of flow {flow.name!r}", value, span
+                yield f"sampling argument {name!r} of flow {flow.name!r}", value, span, {}
         if flow.cache is not None:
             what = f"the cache configuration of flow {flow.name!r}"
-            yield what, flow.cache.configuration, flow.cache.span or flow.span
+            yield what, flow.cache.configuration, flow.cache.span or flow.span, {}
         owners: tuple[Edge | Failure, ...] = (*flow.edges, *flow.failures)
         for owner in owners:
             if owner.condition is None:
@@ -51,19 +62,20 @@ def _values(project: Project) -> Iterator[tuple[str, Any, Span]]:
             for leaf in leaves(owner.condition):
                 for name, value in leaf.args.items():
                     what = f"argument {name!r} of predicate {leaf.name!r} in flow {flow.name!r}"
-                    yield what, value, leaf.arg_spans.get(name, leaf.span)
+                    yield what, value, leaf.arg_spans.get(name, leaf.span), {}
 
 
 def check_literal_values(project: Project) -> Iterator[Diagnostic]:
     """SC701: values embedded in generated code are data (no dates, no binary)."""
-    for what, value, span in _values(project):
-        problem = _problem(value)
-        if problem is not None:
+    for what, value, span, part_spans in _values(project):
+        found = _unsafe(value)
+        if found is not None:
+            problem, hint = _explain(*found)
             yield Diagnostic.error(
                 "SC701",
-                span,
+                part_spans.get(found[0], span),
                 f"{what} cannot be written into generated code: {problem}",
-                hint="quote the value to make it a string (YAML reads 2024-01-31 as a date)",
+                hint=hint,
             )
 
 
