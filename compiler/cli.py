@@ -146,7 +146,7 @@ def build(
     files = _expand(inputs)
     gc.disable()
     try:
-        result = pipeline.build_package(files, compat=compat)
+        result = pipeline.build_package(files, compat=compat, out_dir=out)
     except EmitError as exc:
         typer.echo(f"selinonc: error: {exc}", err=True)
         raise typer.Exit(1) from None
@@ -161,12 +161,14 @@ def build(
     except EmitError as exc:
         typer.echo(f"selinonc: error: {exc}", err=True)
         raise typer.Exit(1) from None
-    changed = len(written.stale) + len(written.missing)
-    typer.echo(f"wrote {out}: {len(result.files)} files, {changed} changed")
-    foreign = [rel for rel in written.extra if not rel.endswith(".py")]
-    if foreign:
+    typer.echo(
+        f"wrote {out}: {len(result.files)} files, {len(written.changed)} changed, "
+        f"{len(written.removed)} removed"
+    )
+    if written.kept:
         typer.echo(
-            f"note: left {len(foreign)} file(s) selinonc did not generate: {', '.join(foreign)}"
+            f"note: left {len(written.kept)} file(s) selinonc did not generate: "
+            + ", ".join(written.kept)
         )
     raise typer.Exit(0)
 

@@ -58,6 +58,17 @@ def render(planned: Sequence[PlannedFile]) -> dict[str, str]:
     return out
 
 
+def first_party_root(out_dir: str) -> str | None:
+    """The top-level package a package written to `out_dir` belongs to (its parents with an
+    `__init__.py`), or None when it is a top-level package itself."""
+    top = None
+    parent = os.path.dirname(os.path.abspath(out_dir))
+    while os.path.isfile(os.path.join(parent, "__init__.py")):
+        top = os.path.basename(parent)
+        parent = os.path.dirname(parent)
+    return top
+
+
 @dataclass(frozen=True, slots=True)
 class Difference:
     """How the package on disk differs from what the inputs give."""
@@ -126,7 +137,16 @@ def _ours(path: str) -> bool:
         return False
 
 
-def write(files: Mapping[str, str], out_dir: str) -> Difference:
+@dataclass(frozen=True, slots=True)
+class Written:
+    """What `write` did."""
+
+    changed: tuple[str, ...]  # files written because they were new or different
+    removed: tuple[str, ...]  # files an earlier build generated that are no longer wanted
+    kept: tuple[str, ...]  # files in the package selinonc did not generate, left alone
+
+
+def write(files: Mapping[str, str], out_dir: str) -> Written:
     """Write the package to `out_dir`; remove files selinonc generated there before and no more.
 
     Raises:
@@ -134,15 +154,16 @@ def write(files: Mapping[str, str], out_dir: str) -> Difference:
             mistyped `-o` never overwrites the user's code), or cannot be written.
     """
     init = os.path.join(out_dir, "__init__.py")
+    if os.path.exists(out_dir) and not os.path.isdir(out_dir):
+        raise EmitError(f"{out_dir} exists and is not a directory")
     if os.path.isdir(out_dir) and os.listdir(out_dir) and not _ours(init):
         raise EmitError(
             f"{out_dir} is not empty and is not a package selinonc generated (its __init__.py "
             "does not start with the selinonc header); refusing to overwrite it. Give an empty "
             "or new directory to -o"
         )
-    if os.path.exists(out_dir) and not os.path.isdir(out_dir):
-        raise EmitError(f"{out_dir} exists and is not a directory")
     difference = compare(files, out_dir)
+    removed, kept = [], []
     try:
         for rel in (*difference.missing, *difference.stale):
             _write_atomically(os.path.join(out_dir, rel), files[rel])
@@ -150,11 +171,15 @@ def write(files: Mapping[str, str], out_dir: str) -> Difference:
             path = os.path.join(out_dir, rel)
             if rel.endswith(".py") and _ours(path):
                 os.remove(path)
+                removed.append(rel)
+            else:
+                kept.append(rel)
     except OSError as exc:
         raise EmitError(
             f"cannot write the package to {out_dir}: {exc.strerror} ({exc.filename})"
         ) from exc
-    return difference
+    changed = tuple(sorted((*difference.missing, *difference.stale)))
+    return Written(changed, tuple(removed), tuple(kept))
 
 
 def _write_atomically(path: str, text: str) -> None:

@@ -1,9 +1,10 @@
 """Import blocks of generated modules, sorted and grouped the way ruff's isort rules want them.
 
-Generated packages are linted with ruff's defaults (`ruff check --isolated` passes): standard
-library first, then everything else (the runtime and the user's modules) in one block, then the
-package's own relative imports; `import x` before `from x import y`; names ordered constants,
-classes, functions; aliased names on lines of their own.
+Generated packages pass ruff's default rules: standard library first, then third-party modules
+(the runtime, and user modules from other packages), then first-party modules (those of the
+top-level package the generated package is written into, as ruff detects them), then relative
+imports; `import x` before `from x import y`; names ordered constants, classes, functions;
+aliased names on lines of their own.
 """
 
 from __future__ import annotations
@@ -56,7 +57,17 @@ def _from_line(module: str, names: list[str]) -> str:
     return f"from {module} import (\n" + "".join(f"{INDENT}{n},\n" for n in names) + ")"
 
 
-def block(*sections: Iterable[Import]) -> str:
-    """The import block: each non-empty section sorted, sections separated by a blank line."""
+def block(stdlib: Iterable[Import], others: Iterable[Import], first_party: str | None) -> str:
+    """The import block: standard library, third party, first party; sorted, blank-separated.
+
+    Args:
+        stdlib: imports of the standard library.
+        others: every other import; those of the top-level package `first_party` are first
+            party, the rest third party.
+        first_party: the top-level package the generated package lives in, if any.
+    """
+    rest = list(others)
+    mine = [i for i in rest if first_party and i.module.split(".")[0] == first_party]
+    sections = (stdlib, [i for i in rest if i not in mine], mine)
     rendered = ["\n".join(lines) for lines in (_section(s) for s in sections) if lines]
     return "\n\n".join(rendered)

@@ -74,12 +74,16 @@ def output_schemas(project: Project) -> dict[str, Any]:
     return dict(sorted(out.items()))
 
 
-def lower(project: Project, texts: Mapping[str, str]) -> list[PlannedFile]:
+def lower(
+    project: Project, texts: Mapping[str, str], first_party: str | None = None
+) -> list[PlannedFile]:
     """Plan every file of the generated package.
 
     Args:
         project: a model that passed every check.
         texts: the text of every input file, by the path the model's spans use.
+        first_party: the top-level package the generated package is written into (its
+            imports from that package are grouped as first party, as ruff's isort wants).
 
     Returns:
         The files in a fixed order; their paths are relative to the package directory.
@@ -94,13 +98,19 @@ def lower(project: Project, texts: Mapping[str, str]) -> list[PlannedFile]:
     modules = {flow.name: module_name(flow.name, taken) for flow in flows}
     planned = [
         PlannedFile("__init__.py", "__init__.py.j2", _init_context(header, project)),
-        PlannedFile("settings.py", "settings.py.j2", _settings_context(header, project)),
-        PlannedFile("tasks.py", "tasks.py.j2", _tasks_context(header, project, origins, schemas)),
+        PlannedFile(
+            "settings.py", "settings.py.j2", _settings_context(header, project, first_party)
+        ),
+        PlannedFile(
+            "tasks.py",
+            "tasks.py.j2",
+            _tasks_context(header, project, origins, schemas, first_party),
+        ),
         PlannedFile("storages.py", "storages.py.j2", _storages_context(header, project, origins)),
         PlannedFile("flows/__init__.py", "flows__init__.py.j2", _flows_context(header, modules)),
     ]
     for flow in flows:
-        context = lower_flow(project, flow, origins)
+        context = lower_flow(project, flow, origins, first_party)
         planned.append(
             PlannedFile(
                 f"flows/{modules[flow.name]}.py", "flow.py.j2", {"header": header, **context}
@@ -125,7 +135,7 @@ def _init_context(header: Header, project: Project) -> dict[str, Any]:
     }
 
 
-def _settings_context(header: Header, project: Project) -> dict[str, Any]:
+def _settings_context(header: Header, project: Project, first_party: str | None) -> dict[str, Any]:
     glob = project.global_
     names = Namespace(frozenset({"Settings", "Tracer", "expand", "SETTINGS", "TRACERS"}))
     tracers = [_tracer(t, names) for t in glob.trace]
@@ -146,7 +156,7 @@ def _settings_context(header: Header, project: Project) -> dict[str, Any]:
         runtime.append(Import("selinonc.runtime.placeholders", "expand"))
     return {
         "header": header,
-        "imports": block([], [*runtime, *names.imports()]),
+        "imports": block([], [*runtime, *names.imports()], first_party),
         "tracers": tracers,
         "settings": constructor("Settings", fields, 0),
     }
@@ -168,7 +178,11 @@ _TASKS_RESERVED = frozenset({"Task", "TASKS", "OUTPUT_SCHEMAS", "expand", "timed
 
 
 def _tasks_context(
-    header: Header, project: Project, origins: Origins, schemas: Mapping[str, Any]
+    header: Header,
+    project: Project,
+    origins: Origins,
+    schemas: Mapping[str, Any],
+    first_party: str | None,
 ) -> dict[str, Any]:
     names = Namespace(_TASKS_RESERVED)
     rows = [_task(project, task, names, origins) for task in sorted(project.tasks, key=_by_name)]
@@ -180,7 +194,7 @@ def _tasks_context(
         runtime.append(Import("selinonc.runtime.placeholders", "expand"))
     return {
         "header": header,
-        "imports": block(stdlib, [*runtime, *names.imports()]),
+        "imports": block(stdlib, [*runtime, *names.imports()], first_party),
         "schemas": literals.block(schemas, len("OUTPUT_SCHEMAS: dict[str, Any] = "), 0),
         "rows": rows,
     }
@@ -261,7 +275,7 @@ def _storages_context(header: Header, project: Project, origins: Origins) -> dic
         runtime.append(Import("selinonc.runtime.tables", "Cache"))
     return {
         "header": header,
-        "imports": block([Import("typing", "Any")], runtime),
+        "imports": block([Import("typing", "Any")], runtime, None),
         "functions": functions,
         "rows": rows,
     }

@@ -240,7 +240,9 @@ def _propagation(option: Propagate) -> str | None:
     return _frozenset([r.name for r in option.value])
 
 
-def lower_flow(project: Project, flow: Flow, origins: Origins) -> Mapping[str, Any]:
+def lower_flow(
+    project: Project, flow: Flow, origins: Origins, first_party: str | None
+) -> Mapping[str, Any]:
     """The context of one flow's module (see templates/flow.py.j2)."""
     lowering = _FlowLowering(project, flow, origins)
     edges = [lowering.edge(edge) for edge in flow.edges]
@@ -272,7 +274,7 @@ def lower_flow(project: Project, flow: Flow, origins: Origins) -> Mapping[str, A
         runtime.append(_predicates_import(lowering.predicates_module))
     return {
         "name": flow.name,
-        "imports": block(stdlib, [*runtime, *lowering.names.imports()]),
+        "imports": block(stdlib, [*runtime, *lowering.names.imports()], first_party),
         "functions": lowering.functions,
         "edges": edges,
         "failures": failures,

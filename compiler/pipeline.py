@@ -100,8 +100,12 @@ class BuildResult:
         return not has_errors(self.diagnostics)
 
 
-def build_package(files: Sequence[str], *, compat: bool = False) -> BuildResult:
+def build_package(
+    files: Sequence[str], *, compat: bool = False, out_dir: str | None = None
+) -> BuildResult:
     """Check the inputs, then lower and emit the generated package (in memory).
+
+    `out_dir`, where the package will be written, decides which imports are first party.
 
     Raises:
         EmitError: when a generated file does not compile (a bug in selinonc).
@@ -117,5 +121,6 @@ def build_package(files: Sequence[str], *, compat: bool = False) -> BuildResult:
     if has_errors(diagnostics) or checked.project is None:
         return BuildResult(diagnostics, checked.sources, None)
     texts = {path: source.text for path, source in checked.sources.items()}
-    rendered = emit.render(lower(checked.project, texts))
+    first_party = emit.first_party_root(out_dir) if out_dir is not None else None
+    rendered = emit.render(lower(checked.project, texts, first_party))
     return BuildResult(diagnostics, checked.sources, rendered)

@@ -5,6 +5,8 @@
 from datetime import timedelta
 from typing import Any
 
+from selinonc.runtime.tables import Task
+
 from imagepipe.tasks import (
     AddSitemapEntry,
     ComputeAverageHash,
@@ -19,7 +21,6 @@ from imagepipe.tasks import (
     ScanContent,
     UpdateSearchIndex,
 )
-from selinonc.runtime.tables import Task
 
 # The JSON Schemas of `output_schema`, by the path the YAML gives.
 OUTPUT_SCHEMAS: dict[str, Any] = {}

@@ -5,6 +5,8 @@
 from datetime import timedelta
 from typing import Any
 
+from selinonc.runtime.tables import Task
+
 from fulfilment.tasks import (
     ChargePayment,
     CreateShipment,
@@ -22,7 +24,6 @@ from fulfilment.tasks import (
     ReserveStock,
     ValidateOrder,
 )
-from selinonc.runtime.tables import Task
 
 # The JSON Schemas of `output_schema`, by the path the YAML gives.
 OUTPUT_SCHEMAS: dict[str, Any] = {}

@@ -5,6 +5,9 @@
 from datetime import timedelta
 from typing import Any
 
+from selinonc.runtime.placeholders import expand
+from selinonc.runtime.tables import Task
+
 from pkganalysis.tasks import (
     AggregateReport,
     ClassifyLicense,
@@ -20,8 +23,6 @@ from pkganalysis.tasks import (
     RecordSkippedPackage,
     ScanForSecrets,
 )
-from selinonc.runtime.placeholders import expand
-from selinonc.runtime.tables import Task
 
 # The JSON Schemas of `output_schema`, by the path the YAML gives.
 OUTPUT_SCHEMAS: dict[str, Any] = {}

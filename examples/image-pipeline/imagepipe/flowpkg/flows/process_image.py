@@ -4,9 +4,10 @@
 
 from typing import Any
 
-from imagepipe.foreach import thumbnail_jobs
 from selinonc.runtime import predicates
 from selinonc.runtime.tables import Edge, Failure, Flow, Foreach, Results, Selective
+
+from imagepipe.foreach import thumbnail_jobs
 
 
 def when_ExtractMetadata_to_render_thumbnail(results: Results, node_args: Any) -> bool:

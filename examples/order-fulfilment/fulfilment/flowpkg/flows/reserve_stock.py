@@ -2,8 +2,9 @@
 # Do not edit: change the YAML and run `selinonc build` again.
 """Flow reserve_stock: its conditions, edges, failures and options."""
 
-from fulfilment.foreach import order_lines
 from selinonc.runtime.tables import Edge, Flow, Foreach
+
+from fulfilment.foreach import order_lines
 
 EDGES = (
     # edge 1, flows.yaml:81

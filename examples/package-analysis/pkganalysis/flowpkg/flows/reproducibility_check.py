@@ -4,8 +4,9 @@
 
 from datetime import timedelta
 
-from pkganalysis.foreach import rebuild_slots
 from selinonc.runtime.tables import Edge, Flow, Foreach
+
+from pkganalysis.foreach import rebuild_slots
 
 EDGES = (
     # edge 1, flows/reproducibility_check.yaml:8
