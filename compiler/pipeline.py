@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from selinonc.compiler import schema
@@ -77,13 +77,15 @@ def _result(
     return CheckResult(tuple(settle(reported)), sources, project)
 
 
-# Findings `check` reports as warnings that `build` cannot get past: conditions call predicates
-# by their parameters, which are known only when the predicates module can be imported.
-BUILD_BLOCKERS: frozenset[str] = frozenset({"SC408"})
-_BLOCKER_HINT = (
-    "`selinonc build` imports custom predicate and strategy modules to compile conditions; "
-    "run it where they import (set PYTHONPATH to the project's source)"
-)
+# Findings `check` may report as warnings (`--compat`, or a module it cannot import) that `build`
+# cannot get past, with what to do about them.
+BUILD_BLOCKERS: Mapping[str, str] = {
+    # Conditions pass arguments by the predicates' parameters, known only from the module.
+    "SC408": "`selinonc build` imports custom predicate and strategy modules to compile "
+    "conditions; run it where they import (set PYTHONPATH to the project's source)",
+    # The package embeds each output schema, so the file must exist and be a JSON Schema.
+    "SC506": "`selinonc build` embeds output schemas in the package; fix the file or the path",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +117,8 @@ def build_package(
 
     checked = check(files, compat=compat)
     found = [
-        d.as_error(_BLOCKER_HINT) if d.code in BUILD_BLOCKERS else d for d in checked.diagnostics
+        d.as_error(BUILD_BLOCKERS[d.code]) if d.code in BUILD_BLOCKERS else d
+        for d in checked.diagnostics
     ]
     diagnostics = tuple(settle(found))
     if has_errors(diagnostics) or checked.project is None:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from selinonc.compiler import pipeline
 from selinonc.compiler.diagnostics import CODES
-from tests.golden import CASES, EXPECTED, case_names, run_case
+from selinonc.compiler.inputs import expand
+from tests.golden import CASES, EXPECTED, INPUTS, case_names, chdir, run_case
 
 
 @pytest.mark.parametrize("name", case_names())
@@ -29,3 +31,16 @@ def test_every_code_has_a_golden_case() -> None:
     covered = {name.split("-", 1)[0] for name in case_names()}
     missing = sorted(set(CODES) - covered)
     assert not missing, f"codes without a golden case in tests/cases/: {missing}"
+
+
+@pytest.mark.parametrize("name", case_names())
+def test_case_builds_the_same_bytes_twice(name: str) -> None:
+    with chdir(CASES / name):
+        files = expand([INPUTS])
+        compat = (CASES / name / "args").exists()
+        first = pipeline.build_package(files, compat=compat)
+        second = pipeline.build_package(files, compat=compat)
+    assert first.diagnostics == second.diagnostics
+    assert first.files == second.files
+    if first.files is not None:  # a case without errors gives a package; it compiled in emit
+        assert "__init__.py" in first.files
