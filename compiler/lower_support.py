@@ -28,8 +28,13 @@ class Origins:
         return cls(os.path.commonpath(dirs) if dirs else os.getcwd())
 
     def display(self, path: str) -> str:
-        """The path of an input file relative to the common directory, with forward slashes."""
-        return os.path.relpath(os.path.abspath(path), self.root).replace(os.sep, "/")
+        """The path of an input file relative to the common directory, with forward slashes.
+
+        Non-printable characters are escaped: the path goes into comments, where a newline in a
+        file name would otherwise end the comment and start code.
+        """
+        rel = os.path.relpath(os.path.abspath(path), self.root).replace(os.sep, "/")
+        return rel if rel.isprintable() else repr(rel)[1:-1]
 
     def at(self, span: Span) -> str:
         """`file:line` of a span."""
@@ -75,7 +80,7 @@ def factory(name: str, module: str, classname: str, configuration: Any, what: st
     call = literals.call(classname, args, len("    return "), 1)
     return (
         f"def {name}() -> Any:\n"
-        f'    """Create {what}."""\n'
+        f"    # {what}\n"
         f"    from {module} import {classname}\n\n"
         f"    return {call}\n"
     )
