@@ -16,11 +16,13 @@ from http.client import HTTPConnection
 from typing import Any
 
 _MISSING = object()
+# A field name, or a path of names and list indexes (`[a, b, 0]`).
+Key = str | int | Sequence[str | int]
 
 
-def _field(value: Any, key: str | Sequence[str]) -> Any:
+def _field(value: Any, key: Key) -> Any:
     """The field at `key` (a name or a path), or _MISSING when any step is absent."""
-    path = [key] if isinstance(key, str) else list(key)
+    path = [key] if isinstance(key, str | int) else list(key)
     try:
         for step in path:
             value = value[step]
@@ -29,7 +31,7 @@ def _field(value: Any, key: str | Sequence[str]) -> Any:
     return value
 
 
-def _test(value: Any, key: str | Sequence[str], check: Callable[[Any], Any]) -> bool:
+def _test(value: Any, key: Key, check: Callable[[Any], Any]) -> bool:
     found = _field(value, key)
     if found is _MISSING:
         return False
@@ -132,122 +134,122 @@ def isStr(message: Any) -> bool:
 # --- one field of the result ---------------------------------------------------------------
 
 
-def fieldExist(message: Any, key: str | Sequence[str]) -> bool:
+def fieldExist(message: Any, key: Key) -> bool:
     """True when the field exists."""
     return _field(message, key) is not _MISSING
 
 
-def fieldBool(message: Any, key: str | Sequence[str]) -> bool:
+def fieldBool(message: Any, key: Key) -> bool:
     """True when the field is a boolean."""
     return _test(message, key, lambda v: isinstance(v, bool))
 
 
-def fieldDict(message: Any, key: str | Sequence[str]) -> bool:
+def fieldDict(message: Any, key: Key) -> bool:
     """True when the field is a mapping."""
     return _test(message, key, lambda v: isinstance(v, dict))
 
 
-def fieldFloat(message: Any, key: str | Sequence[str]) -> bool:
+def fieldFloat(message: Any, key: Key) -> bool:
     """True when the field is a float."""
     return _test(message, key, lambda v: isinstance(v, float))
 
 
-def fieldInt(message: Any, key: str | Sequence[str]) -> bool:
+def fieldInt(message: Any, key: Key) -> bool:
     """True when the field is an integer (booleans are not)."""
     return _test(message, key, _is_int)
 
 
-def fieldList(message: Any, key: str | Sequence[str]) -> bool:
+def fieldList(message: Any, key: Key) -> bool:
     """True when the field is a list."""
     return _test(message, key, lambda v: isinstance(v, list))
 
 
-def fieldNone(message: Any, key: str | Sequence[str]) -> bool:
+def fieldNone(message: Any, key: Key) -> bool:
     """True when the field exists and is None."""
     return _test(message, key, lambda v: v is None)
 
 
-def fieldStr(message: Any, key: str | Sequence[str]) -> bool:
+def fieldStr(message: Any, key: Key) -> bool:
     """True when the field is a string."""
     return _test(message, key, lambda v: isinstance(v, str))
 
 
-def fieldEqual(message: Any, key: str | Sequence[str], value: Any) -> bool:
+def fieldEqual(message: Any, key: Key, value: Any) -> bool:
     """True when the field equals `value`."""
     return _test(message, key, lambda v: v == value)
 
 
-def fieldNotEqual(message: Any, key: str | Sequence[str], value: Any) -> bool:
+def fieldNotEqual(message: Any, key: Key, value: Any) -> bool:
     """True when the field exists and differs from `value`."""
     return _test(message, key, lambda v: v != value)
 
 
-def fieldGreater(message: Any, key: str | Sequence[str], value: Any) -> bool:
+def fieldGreater(message: Any, key: Key, value: Any) -> bool:
     """True when the field is greater than `value`."""
     return _test(message, key, lambda v: v > value)
 
 
-def fieldGreaterEqual(message: Any, key: str | Sequence[str], value: Any) -> bool:
+def fieldGreaterEqual(message: Any, key: Key, value: Any) -> bool:
     """True when the field is greater than or equal to `value`."""
     return _test(message, key, lambda v: v >= value)
 
 
-def fieldLess(message: Any, key: str | Sequence[str], value: Any) -> bool:
+def fieldLess(message: Any, key: Key, value: Any) -> bool:
     """True when the field is less than `value`."""
     return _test(message, key, lambda v: v < value)
 
 
-def fieldLessEqual(message: Any, key: str | Sequence[str], value: Any) -> bool:
+def fieldLessEqual(message: Any, key: Key, value: Any) -> bool:
     """True when the field is less than or equal to `value`."""
     return _test(message, key, lambda v: v <= value)
 
 
-def fieldContain(message: Any, key: str | Sequence[str], value: Any) -> bool:
+def fieldContain(message: Any, key: Key, value: Any) -> bool:
     """True when `value` is in the field."""
     return _test(message, key, lambda v: value in v)
 
 
-def fieldLenEqual(message: Any, key: str | Sequence[str], length: int) -> bool:
+def fieldLenEqual(message: Any, key: Key, length: int) -> bool:
     """True when the field's length is `length`."""
     return _test(message, key, lambda v: len(v) == length)
 
 
-def fieldLenNotEqual(message: Any, key: str | Sequence[str], length: int) -> bool:
+def fieldLenNotEqual(message: Any, key: Key, length: int) -> bool:
     """True when the field has a length other than `length`."""
     return _test(message, key, lambda v: len(v) != length)
 
 
-def fieldLenGreater(message: Any, key: str | Sequence[str], length: int) -> bool:
+def fieldLenGreater(message: Any, key: Key, length: int) -> bool:
     """True when the field's length is greater than `length`."""
     return _test(message, key, lambda v: len(v) > length)
 
 
-def fieldLenGreaterEqual(message: Any, key: str | Sequence[str], length: int) -> bool:
+def fieldLenGreaterEqual(message: Any, key: Key, length: int) -> bool:
     """True when the field's length is at least `length`."""
     return _test(message, key, lambda v: len(v) >= length)
 
 
-def fieldLenLess(message: Any, key: str | Sequence[str], length: int) -> bool:
+def fieldLenLess(message: Any, key: Key, length: int) -> bool:
     """True when the field's length is less than `length`."""
     return _test(message, key, lambda v: len(v) < length)
 
 
-def fieldLenLessEqual(message: Any, key: str | Sequence[str], length: int) -> bool:
+def fieldLenLessEqual(message: Any, key: Key, length: int) -> bool:
     """True when the field's length is at most `length`."""
     return _test(message, key, lambda v: len(v) <= length)
 
 
-def fieldUrlScheme(message: Any, key: str | Sequence[str], scheme: str) -> bool:
+def fieldUrlScheme(message: Any, key: Key, scheme: str) -> bool:
     """True when the field is a URL with scheme `scheme`."""
     return _test(message, key, lambda v: _url_part("scheme")(v, scheme))
 
 
-def fieldUrlNetloc(message: Any, key: str | Sequence[str], netloc: str) -> bool:
+def fieldUrlNetloc(message: Any, key: Key, netloc: str) -> bool:
     """True when the field is a URL with network location `netloc`."""
     return _test(message, key, lambda v: _url_part("netloc")(v, netloc))
 
 
-def fieldUrlPath(message: Any, key: str | Sequence[str], path: str) -> bool:
+def fieldUrlPath(message: Any, key: Key, path: str) -> bool:
     """True when the field is a URL with path `path`."""
     return _test(message, key, lambda v: _url_part("path")(v, path))
 
@@ -296,121 +298,121 @@ def argsIsStr(node_args: Any) -> bool:
     return isStr(node_args)
 
 
-def argsFieldExist(node_args: Any, key: str | Sequence[str]) -> bool:
+def argsFieldExist(node_args: Any, key: Key) -> bool:
     """True when the field exists in the flow's arguments."""
     return fieldExist(node_args, key)
 
 
-def argsFieldBool(node_args: Any, key: str | Sequence[str]) -> bool:
+def argsFieldBool(node_args: Any, key: Key) -> bool:
     """True when the argument field is a boolean."""
     return fieldBool(node_args, key)
 
 
-def argsFieldDict(node_args: Any, key: str | Sequence[str]) -> bool:
+def argsFieldDict(node_args: Any, key: Key) -> bool:
     """True when the argument field is a mapping."""
     return fieldDict(node_args, key)
 
 
-def argsFieldFloat(node_args: Any, key: str | Sequence[str]) -> bool:
+def argsFieldFloat(node_args: Any, key: Key) -> bool:
     """True when the argument field is a float."""
     return fieldFloat(node_args, key)
 
 
-def argsFieldInt(node_args: Any, key: str | Sequence[str]) -> bool:
+def argsFieldInt(node_args: Any, key: Key) -> bool:
     """True when the argument field is an integer (booleans are not)."""
     return fieldInt(node_args, key)
 
 
-def argsFieldList(node_args: Any, key: str | Sequence[str]) -> bool:
+def argsFieldList(node_args: Any, key: Key) -> bool:
     """True when the argument field is a list."""
     return fieldList(node_args, key)
 
 
-def argsFieldNone(node_args: Any, key: str | Sequence[str]) -> bool:
+def argsFieldNone(node_args: Any, key: Key) -> bool:
     """True when the argument field exists and is None."""
     return fieldNone(node_args, key)
 
 
-def argsFieldStr(node_args: Any, key: str | Sequence[str]) -> bool:
+def argsFieldStr(node_args: Any, key: Key) -> bool:
     """True when the argument field is a string."""
     return fieldStr(node_args, key)
 
 
-def argsFieldEqual(node_args: Any, key: str | Sequence[str], value: Any) -> bool:
+def argsFieldEqual(node_args: Any, key: Key, value: Any) -> bool:
     """True when the argument field equals `value`."""
     return fieldEqual(node_args, key, value)
 
 
-def argsFieldNotEqual(node_args: Any, key: str | Sequence[str], value: Any) -> bool:
+def argsFieldNotEqual(node_args: Any, key: Key, value: Any) -> bool:
     """True when the argument field exists and differs from `value`."""
     return fieldNotEqual(node_args, key, value)
 
 
-def argsFieldGreater(node_args: Any, key: str | Sequence[str], value: Any) -> bool:
+def argsFieldGreater(node_args: Any, key: Key, value: Any) -> bool:
     """True when the argument field is greater than `value`."""
     return fieldGreater(node_args, key, value)
 
 
-def argsFieldGreaterEqual(node_args: Any, key: str | Sequence[str], value: Any) -> bool:
+def argsFieldGreaterEqual(node_args: Any, key: Key, value: Any) -> bool:
     """True when the argument field is greater than or equal to `value`."""
     return fieldGreaterEqual(node_args, key, value)
 
 
-def argsFieldLess(node_args: Any, key: str | Sequence[str], value: Any) -> bool:
+def argsFieldLess(node_args: Any, key: Key, value: Any) -> bool:
     """True when the argument field is less than `value`."""
     return fieldLess(node_args, key, value)
 
 
-def argsFieldLessEqual(node_args: Any, key: str | Sequence[str], value: Any) -> bool:
+def argsFieldLessEqual(node_args: Any, key: Key, value: Any) -> bool:
     """True when the argument field is less than or equal to `value`."""
     return fieldLessEqual(node_args, key, value)
 
 
-def argsFieldContain(node_args: Any, key: str | Sequence[str], value: Any) -> bool:
+def argsFieldContain(node_args: Any, key: Key, value: Any) -> bool:
     """True when `value` is in the argument field."""
     return fieldContain(node_args, key, value)
 
 
-def argsFieldLenEqual(node_args: Any, key: str | Sequence[str], length: int) -> bool:
+def argsFieldLenEqual(node_args: Any, key: Key, length: int) -> bool:
     """True when the argument field's length is `length`."""
     return fieldLenEqual(node_args, key, length)
 
 
-def argsFieldLenNotEqual(node_args: Any, key: str | Sequence[str], length: int) -> bool:
+def argsFieldLenNotEqual(node_args: Any, key: Key, length: int) -> bool:
     """True when the argument field has a length other than `length`."""
     return fieldLenNotEqual(node_args, key, length)
 
 
-def argsFieldLenGreater(node_args: Any, key: str | Sequence[str], length: int) -> bool:
+def argsFieldLenGreater(node_args: Any, key: Key, length: int) -> bool:
     """True when the argument field's length is greater than `length`."""
     return fieldLenGreater(node_args, key, length)
 
 
-def argsFieldLenGreaterEqual(node_args: Any, key: str | Sequence[str], length: int) -> bool:
+def argsFieldLenGreaterEqual(node_args: Any, key: Key, length: int) -> bool:
     """True when the argument field's length is at least `length`."""
     return fieldLenGreaterEqual(node_args, key, length)
 
 
-def argsFieldLenLess(node_args: Any, key: str | Sequence[str], length: int) -> bool:
+def argsFieldLenLess(node_args: Any, key: Key, length: int) -> bool:
     """True when the argument field's length is less than `length`."""
     return fieldLenLess(node_args, key, length)
 
 
-def argsFieldLenLessEqual(node_args: Any, key: str | Sequence[str], length: int) -> bool:
+def argsFieldLenLessEqual(node_args: Any, key: Key, length: int) -> bool:
     """True when the argument field's length is at most `length`."""
     return fieldLenLessEqual(node_args, key, length)
 
 
-def argsFieldUrlScheme(node_args: Any, key: str | Sequence[str], scheme: str) -> bool:
+def argsFieldUrlScheme(node_args: Any, key: Key, scheme: str) -> bool:
     """True when the argument field is a URL with scheme `scheme`."""
     return fieldUrlScheme(node_args, key, scheme)
 
 
-def argsFieldUrlNetloc(node_args: Any, key: str | Sequence[str], netloc: str) -> bool:
+def argsFieldUrlNetloc(node_args: Any, key: Key, netloc: str) -> bool:
     """True when the argument field is a URL with network location `netloc`."""
     return fieldUrlNetloc(node_args, key, netloc)
 
 
-def argsFieldUrlPath(node_args: Any, key: str | Sequence[str], path: str) -> bool:
+def argsFieldUrlPath(node_args: Any, key: Key, path: str) -> bool:
     """True when the argument field is a URL with path `path`."""
     return fieldUrlPath(node_args, key, path)
