@@ -12,16 +12,17 @@ from typing import Annotated
 
 import typer
 
-from selinonc.compiler import __version__, emit, pipeline, schema
+from selinonc.compiler import __version__, describe, emit, pipeline, schema
 from selinonc.compiler.diagnostics import Diagnostic, render, render_json, summary
 from selinonc.compiler.emit import EmitError
 from selinonc.compiler.inputs import UsageError, expand
+from selinonc.compiler.model import Project
 from selinonc.compiler.source import SourceFile
 
 app = typer.Typer(
     name="selinonc",
-    help="Check Selinon task flows (YAML) and, as the project grows, compile them into Python "
-    "packages that Celery workers import.",
+    help="Check Selinon task flows (YAML) and compile them into Python packages that Celery "
+    "workers import.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -57,7 +58,7 @@ def _main(
         typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
     ] = False,
 ) -> None:
-    """Check Selinon task flows (YAML); later, compile them into packages workers import."""
+    """Check Selinon task flows (YAML) and compile them into packages workers import."""
 
 
 @app.command()
@@ -190,6 +191,110 @@ def _check_package(files: Mapping[str, str], out: str) -> None:
     ]
     typer.echo(f"{out} is not what the inputs give: {', '.join(parts)}; run `selinonc build` again")
     raise typer.Exit(1)
+
+
+def _checked_project(inputs: list[str], compat: bool) -> Project:
+    """The model of inputs that check cleanly; print the diagnostics and exit 1 otherwise."""
+    files = _expand(inputs)
+    gc.disable()
+    result = pipeline.check(files, compat=compat)
+    if not result.ok or result.project is None:
+        _report(result.diagnostics, result.sources, len(files), Format.text)
+        raise typer.Exit(1)
+    for diagnostic in result.diagnostics:  # warnings
+        typer.echo(render(diagnostic, result.sources), err=True)
+    return result.project
+
+
+@app.command()
+def inspect(
+    inputs: Inputs,
+    task_queues: Annotated[
+        bool, typer.Option("--task-queues", help="List `task:queue` for every task.")
+    ] = False,
+    dispatcher_queues: Annotated[
+        bool, typer.Option("--dispatcher-queues", help="List `flow:queue` for every flow.")
+    ] = False,
+    tasks: Annotated[bool, typer.Option("--tasks", help="List the tasks.")] = False,
+    flows: Annotated[bool, typer.Option("--flows", help="List the flows.")] = False,
+    storages: Annotated[bool, typer.Option("--storages", help="List the storages.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the sections as JSON.")] = False,
+    compat: Annotated[
+        bool, typer.Option("--compat", help="Accept what Selinon 1.4.0 accepts (see `check`).")
+    ] = False,
+) -> None:
+    """List task queues, dispatcher queues, tasks, flows and storages (all when none is chosen).
+
+    Queues are shown as written: `{VAR}` placeholders are resolved only where the package is
+    imported.
+    """
+    project = _checked_project(inputs, compat)
+    chosen = (task_queues, dispatcher_queues, tasks, flows, storages)
+    sections = tuple(s for s, on in zip(describe.SECTIONS, chosen, strict=True) if on)
+    sections = sections or describe.SECTIONS
+    description = describe.describe(project)
+    if as_json:
+        typer.echo(json.dumps({s: description[s] for s in sections}, indent=2))
+    else:
+        typer.echo(describe.text(description, sections))
+
+
+class PlotFormat(str, enum.Enum):
+    """What `plot` writes."""
+
+    svg = "svg"
+    png = "png"
+    dot = "dot"
+
+
+@app.command()
+def plot(
+    inputs: Inputs,
+    out: Annotated[
+        str, typer.Option("-o", "--output-dir", help="The directory to write one file per flow to.")
+    ] = ".",
+    fmt: Annotated[PlotFormat, typer.Option("--format", help="The file format.")] = PlotFormat.svg,
+    style: Annotated[
+        str | None,
+        typer.Option(
+            "--style",
+            help="A YAML file of graphviz attributes by element (graph, task, flow, condition, "
+            "condition_foreach, storage, edge, store_edge, fallback_edge, fallback_true).",
+        ),
+    ] = None,
+    compat: Annotated[
+        bool, typer.Option("--compat", help="Accept what Selinon 1.4.0 accepts (see `check`).")
+    ] = False,
+) -> None:
+    """Draw each flow with graphviz: SVG or PNG when `dot` is installed, else DOT text."""
+    from selinonc.compiler import plot as plotting
+
+    project = _checked_project(inputs, compat)
+    try:
+        merged = plotting.merge_style(_read_style(style) if style else None)
+    except plotting.StyleError as exc:
+        typer.echo(f"selinonc: error: {style}: {exc}", err=True)
+        raise typer.Exit(2) from None
+    written, rendered = plotting.plot(project, out, fmt.value, merged)
+    for path in written:
+        typer.echo(f"wrote {path}")
+    if not rendered:
+        typer.echo(
+            f"note: graphviz's `dot` program is not installed, so DOT text was written instead of "
+            f"{fmt.value.upper()}; install graphviz (e.g. `apt-get install graphviz`) to render",
+            err=True,
+        )
+
+
+def _read_style(path: str) -> object:
+    from selinonc.compiler.load import load_file
+
+    source, doc, problems = load_file(path)
+    if doc is None:
+        for diagnostic in problems:
+            typer.echo(render(diagnostic, {path: source}), err=True)
+        raise typer.Exit(2)
+    return doc.data
 
 
 @app.command("schema")
