@@ -48,6 +48,9 @@ examples: $(STAMP)
 
 bench: bench-compile bench-import
 
+bench-import: $(STAMP)
+	$(BIN)/python -m bench.imports
+
 bench-compile: $(STAMP)
 	$(BIN)/python -m bench.compile
 
