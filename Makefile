@@ -18,6 +18,8 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 demo: $(STAMP)
 	$(SELINONC) check $(DEMO)
+	$(SELINONC) build $(DEMO) -o .demo/flowpkg
+	$(SELINONC) inspect $(DEMO) --flows
 
 test: lint typecheck pytest
 
@@ -55,4 +57,4 @@ bench-compile: $(STAMP)
 	$(BIN)/python -m bench.compile
 
 clean:
-	rm -rf $(VENV) .typecheck .mypy_cache .pytest_cache .ruff_cache build *.egg-info
+	rm -rf $(VENV) .demo .typecheck .mypy_cache .pytest_cache .ruff_cache build *.egg-info
