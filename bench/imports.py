@@ -50,7 +50,7 @@ def main() -> None:
     build_s = _timed([*selinonc, "-o", str(OUT / "flowpkg")], OUT)
     files = sorted((OUT / "flowpkg").rglob("*.py"))
     size = sum(f.stat().st_size for f in files)
-    check = "import flowpkg; assert len(flowpkg.SYSTEM.tasks) == %d" % (N_FLOWS * TASKS_PER_FLOW)
+    check = f"import flowpkg; assert len(flowpkg.SYSTEM.tasks) == {N_FLOWS * TASKS_PER_FLOW}"
     # Without caches: every run compiles the sources (-B: and writes no cache for the next).
     for cache in OUT.rglob("__pycache__"):
         shutil.rmtree(cache)
