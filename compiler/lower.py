@@ -248,7 +248,7 @@ def _storages_context(header: Header, project: Project, origins: Origins) -> dic
                 storage.import_,
                 storage.classname,
                 storage.configuration,
-                f"{storage.name} ({origins.at(storage.span)})",
+                f"storage {storage.name} ({origins.at(storage.span)})",
             )
         )
         fields = [("name", literals.string(storage.name)), ("create", create)]
@@ -261,7 +261,7 @@ def _storages_context(header: Header, project: Project, origins: Origins) -> dic
                     builtins.runtime_module(cache.import_),
                     cache.name,
                     dict(cache.configuration),
-                    f"the result cache of {storage.name}",
+                    f"the result cache of storage {storage.name}",
                 )
             )
             cache_fields = [("name", literals.string(cache.name)), ("create", cache_create)]

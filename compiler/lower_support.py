@@ -80,7 +80,7 @@ def factory(name: str, module: str, classname: str, configuration: Any, what: st
     call = literals.call(classname, args, len("    return "), 1)
     return (
         f"def {name}() -> Any:\n"
-        f"    # {what}\n"
+        f"    # Creates {what}.\n"
         f"    from {module} import {classname}\n\n"
         f"    return {call}\n"
     )

@@ -8,14 +8,14 @@ from selinonc.runtime.tables import Storage
 
 
 def create_ImageStore() -> Any:
-    """Create ImageStore (flows.yaml:12)."""
+    # Creates storage ImageStore (flows.yaml:12).
     from selinonc.runtime.storages.memory import InMemoryStorage
 
     return InMemoryStorage(echo=False)
 
 
 def create_ThumbnailStore() -> Any:
-    """Create ThumbnailStore (flows.yaml:18)."""
+    # Creates storage ThumbnailStore (flows.yaml:18).
     from selinonc.runtime.storages.memory import InMemoryStorage
 
     return InMemoryStorage(echo=False)

@@ -8,28 +8,28 @@ from selinonc.runtime.tables import Storage
 
 
 def create_InventoryStore() -> Any:
-    """Create InventoryStore (nodes.yaml:15)."""
+    # Creates storage InventoryStore (nodes.yaml:15).
     from selinonc.runtime.storages.memory import InMemoryStorage
 
     return InMemoryStorage(echo=False)
 
 
 def create_OrderStore() -> Any:
-    """Create OrderStore (nodes.yaml:9)."""
+    # Creates storage OrderStore (nodes.yaml:9).
     from selinonc.runtime.storages.memory import InMemoryStorage
 
     return InMemoryStorage(echo=False)
 
 
 def create_PaymentStore() -> Any:
-    """Create PaymentStore (nodes.yaml:21)."""
+    # Creates storage PaymentStore (nodes.yaml:21).
     from selinonc.runtime.storages.memory import InMemoryStorage
 
     return InMemoryStorage(echo=False)
 
 
 def create_ShippingStore() -> Any:
-    """Create ShippingStore (nodes.yaml:27)."""
+    # Creates storage ShippingStore (nodes.yaml:27).
     from selinonc.runtime.storages.memory import InMemoryStorage
 
     return InMemoryStorage(echo=False)

@@ -8,14 +8,14 @@ from selinonc.runtime.tables import Storage
 
 
 def create_AnalysisStore() -> Any:
-    """Create AnalysisStore (nodes.yaml:16)."""
+    # Creates storage AnalysisStore (nodes.yaml:16).
     from selinonc.runtime.storages.memory import InMemoryStorage
 
     return InMemoryStorage(echo=False)
 
 
 def create_PackageStore() -> Any:
-    """Create PackageStore (nodes.yaml:9)."""
+    # Creates storage PackageStore (nodes.yaml:9).
     from selinonc.runtime.storages.memory import InMemoryStorage
 
     return InMemoryStorage(echo=False)
