@@ -286,3 +286,70 @@ def test_a_written_package_imports_from_where_it_was_written(tmp_path: Path) -> 
     with imported(tmp_path, "imgpkg", EXAMPLES / "image-pipeline") as package:
         assert package.SYSTEM.package == "imgpkg"
         assert "process_image" in package.SYSTEM.flows
+
+
+CUSTOM = """global:
+  predicates_module: {module}
+tasks:
+  - {{name: A, import: tests.injection_support, classname: Recorder, storage: S}}
+  - {{name: B, import: tests.injection_support, classname: Recorder}}
+storages:
+  - {{name: S, import: tests.injection_support, classname: Recorder, configuration: {{a: 1}}}}
+flows: [main]
+flow-definitions:
+  - name: main
+    edges:
+      - {{from: [], to: A}}
+      - from: A
+        to: B
+        condition:
+          or:
+            - {{name: {name}, args: {args}}}
+            - not: {{name: alwaysTrue}}
+"""
+
+
+def test_a_custom_predicates_module_is_imported_by_the_generated_code(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "team_predicates.py").write_text(
+        "def alwaysTrue():\n    return True\n\n"
+        "def hasTag(message, tag, node_args=None):\n"
+        "    return tag in message['tags'] and node_args != 'skip'\n"
+    )
+    config = CUSTOM.format(module="team_predicates", name="hasTag", args="{tag: urgent}")
+    (tmp_path / "flows.yaml").write_text(config)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    files = build_files("flows.yaml", out_dir=tmp_path / "pkg")
+    flow_module = files["flows/main.py"]
+    assert "import team_predicates as predicates\n" in flow_module
+    assert 'predicates.hasTag(message=results.get("A"), node_args=node_args, tag="urgent")' in (
+        flow_module
+    )
+    write_package(files, tmp_path, "pkg")
+    with imported(tmp_path, "pkg", Path(__file__).parent.parent) as package:
+        condition = package.SYSTEM.flow("main").edges[1].condition
+        assert condition({"A": {"tags": ["urgent"]}}, None)
+        assert not condition({"A": {"tags": ["urgent"]}}, "skip")
+        assert not condition({"A": {"tags": []}}, None)
+
+
+def test_selinon_module_names_compile_to_the_selinonc_runtime(tmp_path: Path) -> None:
+    config = CUSTOM.format(
+        module="selinon.predicates", name="fieldEqual", args="{key: k, value: 1}"
+    )
+    (tmp_path / "flows.yaml").write_text(config)
+    files = build_files("flows.yaml", cwd=tmp_path)
+    assert "from selinonc.runtime import predicates\n" in files["flows/main.py"]
+    assert "selinon." not in files["flows/main.py"].replace("selinonc", "")
+
+
+def test_a_custom_predicates_module_that_does_not_import_blocks_the_build(tmp_path: Path) -> None:
+    config = CUSTOM.format(module="no_such_predicates_module", name="x", args="{}")
+    (tmp_path / "flows.yaml").write_text(config)
+    done = selinonc("build", "flows.yaml", "-o", "pkg", cwd=tmp_path)
+    assert done.returncode == 1
+    assert "error[SC408]" in done.stdout
+    assert "`selinonc build` imports custom predicate and strategy modules" in done.stdout
+    assert not (tmp_path / "pkg").exists()
