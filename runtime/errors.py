@@ -37,3 +37,19 @@ class Retry(SelinoncError):
     def __init__(self, countdown: float = 0) -> None:
         super().__init__(f"retry in {countdown} s")
         self.countdown = countdown
+
+
+class StorageError(SelinoncError):
+    """A storage could not store or retrieve a result (the step that needed it is retried)."""
+
+
+class NoParentNodeError(SelinoncError):
+    """A task asked for the result of a node that is not its parent."""
+
+
+class RequestError(SelinoncError):
+    """A task asked for the exception of a parent that did not fail."""
+
+
+class OutputSchemaError(SelinoncError):
+    """A task's result does not satisfy its `output_schema` (counted like any task exception)."""

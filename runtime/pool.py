@@ -1,0 +1,97 @@
+"""The storages of a running system: created and connected on first use, one per process."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from selinonc.runtime.errors import StorageError
+from selinonc.runtime.tables import System
+
+
+class StoragePool:
+    """Stores and reads task results through the storages of the tasks' tables.
+
+    `storage_task_name` is the name used with the storage for storing, reading and deleting
+    alike (decisions.md, runtime 2). Any exception a storage raises becomes a StorageError.
+    """
+
+    def __init__(self, system: System) -> None:
+        self.system = system
+        self._instances: dict[str, Any] = {}
+        self._lock = threading.Lock()
+        self._flows: dict[str, str] = {}  # task id -> the flow it ran in (for parents' reads)
+
+    def connected(self, storage_name: str) -> Any:
+        """The storage's instance, created and connected the first time it is asked for."""
+        instance = self._instances.get(storage_name)
+        if instance is not None:
+            return instance
+        with self._lock:
+            if storage_name not in self._instances:
+                spec = self.system.storage(storage_name)
+                try:
+                    instance = spec.create()
+                    instance.connect()
+                except Exception as exc:
+                    raise StorageError(
+                        f"cannot connect storage {storage_name!r} ({spec.origin}): "
+                        f"{type(exc).__name__}: {exc}"
+                    ) from exc
+                self._instances[storage_name] = instance
+            return self._instances[storage_name]
+
+    def storage_of(self, task_name: str) -> Any | None:
+        """The connected storage of a task, or None when it has none."""
+        task = self.system.task(task_name)
+        return self.connected(task.storage) if task.storage else None
+
+    def flow_of(self, task_id: str, default: str) -> str:
+        """The flow a task ran in, as far as this process saw it store its result."""
+        return self._flows.get(task_id, default)
+
+    def retrieve(self, flow_name: str, task_name: str, task_id: str) -> Any:
+        """The stored result of a task."""
+        task = self.system.task(task_name)
+        if task.storage is None:
+            raise StorageError(f"task {task_name!r} has no storage: its results are not kept")
+        storage = self.connected(task.storage)
+        try:
+            return storage.retrieve(self.flow_of(task_id, flow_name), task.stored_as, task_id)
+        except StorageError:
+            raise
+        except Exception as exc:
+            raise StorageError(
+                f"cannot read the result of {task_name!r} ({task_id}) from {task.storage!r}: "
+                f"{type(exc).__name__}: {exc}"
+            ) from exc
+
+    def store(
+        self, node_args: Any, flow_name: str, task_name: str, task_id: str, result: Any
+    ) -> Any:
+        """Store a result in the task's storage; return where it went."""
+        task = self.system.task(task_name)
+        storage = self.connected(task.storage or "")
+        try:
+            location = storage.store(node_args, flow_name, task.stored_as, task_id, result)
+        except StorageError:
+            raise
+        except Exception as exc:
+            raise StorageError(
+                f"cannot store the result of {task_name!r} ({task_id}) in {task.storage!r}: "
+                f"{type(exc).__name__}: {exc}"
+            ) from exc
+        self._flows[task_id] = flow_name
+        return location
+
+    def store_error(
+        self, node_args: Any, flow_name: str, task_name: str, task_id: str, exc_info: Any
+    ) -> bool:
+        """Record a task's final failure; False when the storage does not record errors."""
+        task = self.system.task(task_name)
+        storage = self.connected(task.storage or "")
+        try:
+            storage.store_error(node_args, flow_name, task.stored_as, task_id, exc_info)
+        except NotImplementedError:
+            return False
+        return True
