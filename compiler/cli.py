@@ -8,9 +8,10 @@ import json
 import os
 import sys
 from collections.abc import Mapping, Sequence
-from typing import Annotated
+from typing import Annotated, Any, NoReturn
 
 import typer
+from rich.console import Console
 
 from selinonc.compiler import __version__, describe, emit, pipeline, schema
 from selinonc.compiler.diagnostics import Diagnostic, render, render_json, summary
@@ -295,6 +296,122 @@ def _read_style(path: str) -> object:
             typer.echo(render(diagnostic, {path: source}), err=True)
         raise typer.Exit(2)
     return doc.data
+
+
+@app.command()
+def run(
+    inputs: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="The configuration (files or directories, as for `check`); or give --package.",
+            show_default=False,
+        ),
+    ] = None,
+    flow: Annotated[str, typer.Option("--flow", help="The flow to run.", show_default=False)] = "",
+    package: Annotated[
+        str | None,
+        typer.Option("--package", help="Run a built package (a dotted module name) instead."),
+    ] = None,
+    node_args: Annotated[
+        str | None, typer.Option("--node-args", help="The flow's arguments, as JSON.")
+    ] = None,
+    node_args_file: Annotated[
+        str | None, typer.Option("--node-args-file", help="A JSON file of the flow's arguments.")
+    ] = None,
+    workers: Annotated[
+        int, typer.Option("--workers", min=1, help="Run tasks on this many threads.")
+    ] = 1,
+    real_time: Annotated[
+        bool,
+        typer.Option(
+            "--real-time",
+            help="Sleep through countdowns (retries, throttling, flow retries); by default they "
+            "move a virtual clock and nothing sleeps.",
+        ),
+    ] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print a machine-readable report instead of tables.")
+    ] = False,
+    compat: Annotated[
+        bool, typer.Option("--compat", help="Accept what Selinon 1.4.0 accepts (see `check`).")
+    ] = False,
+) -> None:
+    """Run one flow in this process, with no broker: tasks import from the current directory
+    and PYTHONPATH.
+
+    Exit code 0 when the flow succeeds, 1 when it fails (or the configuration has errors),
+    2 on usage errors.
+    """
+    from selinonc.compiler import run as running
+
+    if not flow:
+        _usage("give the flow to run with --flow")
+    if bool(inputs) == bool(package):
+        _usage("give either the configuration (INPUTS) or --package, not both or neither")
+    args = _node_args(node_args, node_args_file)
+    sys.path.insert(0, os.getcwd())  # tasks import from here, as in a worker started here
+    console = Console()
+    live = not as_json and console.is_terminal
+    try:
+        if package is not None:
+            report = running.run_flow(
+                running.imported_system(package),
+                flow,
+                args,
+                workers=workers,
+                real_time=real_time,
+                live=live,
+                console=console,
+            )
+        else:
+            files = _expand(inputs or [])
+            result = pipeline.build_package(files, compat=compat)
+            if result.files is None:
+                _report(result.diagnostics, result.sources, len(files), Format.text)
+                raise typer.Exit(1)
+            with running.built_system(result.files) as system:
+                report = running.run_flow(
+                    system,
+                    flow,
+                    args,
+                    workers=workers,
+                    real_time=real_time,
+                    live=live,
+                    console=console,
+                )
+    except running.RunError as exc:
+        _usage(str(exc))
+    if as_json:
+        typer.echo(running.report_json(report))
+    else:
+        console.print(running.summary_table(report))
+        clock = "real" if real_time else "virtual"
+        reason = f" ({report.reason})" if report.reason else ""
+        console.print(f"flow {flow}: {report.status}{reason} in {report.clock:.2f} s {clock} time")
+    raise typer.Exit(0 if report.status == "success" else 1)
+
+
+def _usage(message: str) -> NoReturn:
+    typer.echo(f"selinonc: error: {message}", err=True)
+    raise typer.Exit(2)
+
+
+def _node_args(text: str | None, path: str | None) -> Any:
+    if text is not None and path is not None:
+        _usage("give the flow's arguments with --node-args or --node-args-file, not both")
+    if path is not None:
+        try:
+            with open(path, encoding="utf-8") as handle:
+                text = handle.read()
+        except OSError as exc:
+            _usage(f"cannot read {path}: {exc.strerror}")
+    if text is None:
+        return None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        where = path or "--node-args"
+        _usage(f"{where} is not JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}")
 
 
 @app.command("schema")

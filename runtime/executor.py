@@ -57,7 +57,7 @@ class NodeRecord:
     fallback: bool = False
     attempts: int = 0
     retries: int = 0
-    result: Any = None  # where the result is stored
+    result: Any = None  # where the result is stored: {"storage", "location"}
     error: str | None = None  # traceback of the last failure
     reason: str | None = None  # why a flow failed
     started: float | None = None
@@ -266,7 +266,10 @@ class Executor:
         else:
             ok = outcome.kind == "finished"
             record.status = "succeeded" if ok else "failed"
-            record.result, record.error, record.ended = outcome.location, outcome.error, self.now()
+            if outcome.location is not None:
+                storage = self.system.task(job.name).storage
+                record.result = {"storage": storage, "location": outcome.location}
+            record.error, record.ended = outcome.error, self.now()
             event = NodeFinished(job.node_id) if ok else NodeFailed(job.node_id)
             if not record.nowait:
                 self._push(0, _FlowEvent(job.flow_id, event))

@@ -77,3 +77,45 @@ class Tracer:
                 function(number, message)
             except Exception:
                 _log.exception("tracer %r failed on %s; event ignored", function, name)
+
+
+def tracer_for(system: Any, pool: Any) -> Tracer:
+    """The tracer a package's `global.trace` asks for (logging, json, function, storage,
+    sentry), to trace through `pool`'s storages."""
+    functions: list[TraceFunction] = []
+    for spec in system.settings.tracers:
+        if spec.kind == "logging":
+            functions.append(logging_tracer)
+        elif spec.kind == "json":
+            functions.append(json_tracer)
+        elif spec.kind == "function" and spec.function is not None:
+            functions.append(spec.function)
+        elif spec.kind == "storage" and spec.storage is not None:
+            functions.append(_storage_tracer(pool, spec.storage, spec.method))
+        elif spec.kind == "sentry":
+            functions.append(_sentry_tracer(spec.dsn))
+    return Tracer(functions)
+
+
+def _storage_tracer(pool: Any, storage: str, method: str) -> TraceFunction:
+    def trace(event: int, message: Mapping[str, Any]) -> None:
+        getattr(pool.connected(storage), method)(event, message)
+
+    return trace
+
+
+def _sentry_tracer(dsn: str | None) -> TraceFunction:
+    """Report failures to Sentry (sentry_sdk must be installed; the predecessor sent nothing)."""
+    try:
+        import sentry_sdk  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:
+        _log.warning("global.trace asks for Sentry, but sentry_sdk is not installed")
+        return lambda event, message: None
+    sentry_sdk.init(dsn=dsn)
+    failures = {"TASK_FAILURE", "FLOW_FAILURE", "DISPATCHER_FAILURE", "STORAGE_ISSUE"}
+
+    def trace(event: int, message: Mapping[str, Any]) -> None:
+        if EVENTS[event] in failures:
+            sentry_sdk.capture_message(json.dumps(message, sort_keys=True, default=repr), "error")
+
+    return trace
