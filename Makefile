@@ -16,10 +16,13 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# The main job on the embedded default: check the example, then run its top-level flow in this
+# process (no broker), for a release that gets three reproducibility rebuilds.
 demo: $(STAMP)
 	$(SELINONC) check $(DEMO)
-	$(SELINONC) build $(DEMO) -o .demo/flowpkg
-	$(SELINONC) inspect $(DEMO) --flows
+	cd $(DEMO) && DEPLOYMENT_PREFIX=demo ../../$(SELINONC) run . --flow analyse_package \
+		--node-args '{"ecosystem": "pypi", "name": "tinyjson", "version": "1.2.0", "rebuilds": 3}'
+
 
 test: lint typecheck pytest
 
@@ -57,4 +60,4 @@ bench-compile: $(STAMP)
 	$(BIN)/python -m bench.compile
 
 clean:
-	rm -rf $(VENV) .demo .typecheck .mypy_cache .pytest_cache .ruff_cache build *.egg-info
+	rm -rf $(VENV) .typecheck .mypy_cache .pytest_cache .ruff_cache build *.egg-info

@@ -1,0 +1,111 @@
+"""`selinonc run`: the command on every example, its JSON report, exit codes, usage errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.buildkit import EXAMPLE_ENV, EXAMPLE_PACKAGES, EXAMPLES, selinonc
+from tests.scenarios import load, scenarios
+
+
+@pytest.mark.parametrize(("example", "name"), scenarios())
+def test_run_on_the_yaml_reports_the_scenario_outcome(example: str, name: str) -> None:
+    scenario = load(example, name)
+    done = selinonc(
+        "run",
+        ".",
+        "--flow",
+        scenario["flow"],
+        "--node-args",
+        json.dumps(scenario["node_args"]),
+        "--json",
+        cwd=EXAMPLES / example,
+        env=EXAMPLE_ENV,
+    )
+    expect = scenario["expect"]
+    assert done.returncode == (0 if expect["outcome"] == "success" else 1), done.stderr
+    report = json.loads(done.stdout)
+    assert report["status"] == expect["outcome"]
+    assert report["flow"] == scenario["flow"]
+    counted = {k: len(v) for k, v in report["finished_nodes"].items()}
+    assert counted == expect["finished_nodes"]
+    for node in report["nodes"]:
+        assert set(node) >= {"id", "name", "kind", "flow", "status", "parent", "result"}
+        if node["kind"] == "task" and node["status"] == "succeeded" and node["result"]:
+            assert set(node["result"]) == {"storage", "location"}
+
+
+@pytest.mark.parametrize("example", sorted(EXAMPLE_PACKAGES))
+def test_run_a_built_package_with_a_table_summary(example: str, tmp_path: Path) -> None:
+    name = next(n for e, n in scenarios() if e == example)
+    scenario = load(example, name)
+    args = tmp_path / "args.json"
+    args.write_text(json.dumps(scenario["node_args"]))
+    done = selinonc(
+        "run",
+        "--package",
+        EXAMPLE_PACKAGES[example],
+        "--flow",
+        scenario["flow"],
+        "--node-args-file",
+        str(args),
+        cwd=EXAMPLES / example,
+        env=EXAMPLE_ENV,
+    )
+    assert done.returncode == (0 if scenario["expect"]["outcome"] == "success" else 1)
+    assert "┃ node" in done.stdout  # the summary table
+    last = done.stdout.strip().splitlines()[-1]
+    assert last.startswith(f"flow {scenario['flow']}: {scenario['expect']['outcome']}")
+    assert last.endswith("s virtual time")
+
+
+def test_a_task_that_raises_shows_its_traceback_in_the_report() -> None:
+    scenario = load("order-fulfilment", "malformed_order")
+    done = selinonc(
+        "run",
+        ".",
+        "--flow",
+        scenario["flow"],
+        "--node-args",
+        json.dumps(scenario["node_args"]),
+        "--json",
+        cwd=EXAMPLES / "order-fulfilment",
+    )
+    assert done.returncode == 1
+    report = json.loads(done.stdout)
+    failed = [n for n in report["nodes"] if n["status"] == "failed"]
+    assert [n["name"] for n in failed] == ["ValidateOrder"]
+    assert failed[0]["error"].startswith("Traceback (most recent call last):")
+    assert "FatalTaskError" in failed[0]["error"]
+    assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["."], "give the flow to run with --flow"),
+        (["--flow", "fulfil_order"], "give either the configuration (INPUTS) or --package"),
+        ([".", "--flow", "nope"], "no flow 'nope' in flow package"),
+        ([".", "--flow", "fulfil_order", "--node-args", "{nope"], "--node-args is not JSON"),
+        (
+            [".", "--flow", "fulfil_order", "--node-args", "{}", "--node-args-file", "x.json"],
+            "not both",
+        ),
+        (["--package", "no.such.package", "--flow", "f"], "cannot import the flow package"),
+    ],
+)
+def test_usage_errors_exit_2_with_a_message(args: list[str], message: str) -> None:
+    done = selinonc("run", *args, cwd=EXAMPLES / "order-fulfilment")
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert message in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_a_configuration_with_errors_exits_1_with_its_diagnostics() -> None:
+    case = Path(__file__).parent / "cases" / "SC205-unknown-node"
+    done = selinonc("run", "inputs", "--flow", "main", cwd=case)
+    assert done.returncode == 1
+    assert "error[SC205]" in done.stdout
