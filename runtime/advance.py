@@ -123,10 +123,11 @@ class _Step:
     def run(self, event: Event) -> None:
         state = self.state
         if isinstance(event, Start | Timer):
-            if state.status == NEW or (state.status == RETRYING and isinstance(event, Timer)):
-                state.put("status", RUNNING)
-                self.trace("FLOW_START", retried_count=state.retried)
-                self.start()
+            if not (state.status == NEW or (state.status == RETRYING and isinstance(event, Timer))):
+                return  # a duplicate start, or a wake-up nothing waits for
+            state.put("status", RUNNING)
+            self.trace("FLOW_START", retried_count=state.retried)
+            self.start()
         elif state.status != RUNNING or event.node_id not in state.active:
             return  # a duplicate, or a node of an attempt a flow retry abandoned
         elif isinstance(event, NodeFinished):
