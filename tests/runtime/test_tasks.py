@@ -217,15 +217,17 @@ class ReadsAlias(SelinonTask):
         return {"echo": self.parent_task_result("Echo")}
 
 
-def test_105_a_final_failure_is_stored_as_an_error_when_the_storage_records_errors() -> None:
+def test_105_a_final_failure_is_stored_as_an_error_when_the_storage_records_errors(
+    tmp_path: Path,
+) -> None:
     store = InMemoryStorage()
     seen: list[str] = []
     s = make_system([chain("Broken")], {"Broken": (Broken, {})}, storage=store)
     Executor(s, tracer=TraceDispatcher([lambda n, m: seen.append(EVENTS[n])])).run("main")
     assert "STORAGE_STORE_ERROR" in seen
-    assert list(store._errors.values())[0][0] is ValueError
+    assert next(iter(store._errors.values()))[0] is ValueError
     fs_seen: list[str] = []
-    tmp_store = Filesystem(path="/tmp/selinonc-test-fs-errors")
+    tmp_store = Filesystem(path=str(tmp_path))  # records no errors
     s = make_system([chain("Broken")], {"Broken": (Broken, {})}, storage=tmp_store)
     Executor(s, tracer=TraceDispatcher([lambda n, m: fs_seen.append(EVENTS[n])])).run("main")
     assert "STORAGE_OMIT_STORE_ERROR" in fs_seen
