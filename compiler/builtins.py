@@ -120,6 +120,8 @@ RUNTIME_MODULES: Mapping[str, str] = {
     "selinon.strategies": "selinonc.runtime.strategies",
     "selinon.caches": "selinonc.runtime.caches",
     "selinon.routines": "selinonc.runtime.routines",
+    "selinon.storages.memory": "selinonc.runtime.storages.memory",
+    "selinon.storages.filesystem": "selinonc.runtime.storages.filesystem",
 }
 
 

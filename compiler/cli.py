@@ -165,7 +165,8 @@ def build(
         raise typer.Exit(1) from None
     typer.echo(
         f"wrote {out}: {len(result.files)} files, {len(written.changed)} changed, "
-        f"{len(written.removed)} removed"
+        f"{len(written.removed)} removed",
+        err=output is Format.json,  # stdout holds only the JSON document then
     )
     if written.kept:
         typer.echo(
@@ -177,6 +178,12 @@ def build(
 
 def _check_package(files: Mapping[str, str], out: str) -> None:
     difference = emit.compare(files, out)
+    if difference.foreign:
+        typer.echo(
+            f"note: {len(difference.foreign)} file(s) selinonc did not generate are not "
+            f"compared: {', '.join(difference.foreign)}",
+            err=True,
+        )
     if difference.current:
         typer.echo(f"{out} is current ({len(files)} files)")
         raise typer.Exit(0)
@@ -276,7 +283,11 @@ def plot(
     except plotting.StyleError as exc:
         typer.echo(f"selinonc: error: {style}: {exc}", err=True)
         raise typer.Exit(2) from None
-    written, rendered = plotting.plot(project, out, fmt.value, merged)
+    try:
+        written, rendered = plotting.plot(project, out, fmt.value, merged)
+    except plotting.PlotError as exc:
+        typer.echo(f"selinonc: error: {exc}", err=True)
+        raise typer.Exit(1) from None
     for path in written:
         typer.echo(f"wrote {path}")
     if not rendered:

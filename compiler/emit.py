@@ -75,7 +75,8 @@ class Difference:
 
     stale: tuple[str, ...]  # files whose content differs
     missing: tuple[str, ...]  # files that should exist
-    extra: tuple[str, ...]  # files that should not exist
+    extra: tuple[str, ...]  # files an earlier build generated that should not exist any more
+    foreign: tuple[str, ...]  # files selinonc did not generate: never compared, never touched
     diff: str  # a unified diff of all of it
 
     @property
@@ -102,6 +103,13 @@ def _on_disk(out_dir: str) -> dict[str, str]:
 def compare(files: Mapping[str, str], out_dir: str) -> Difference:
     """Compare the generated `files` with the package in `out_dir`."""
     disk = _on_disk(out_dir) if os.path.isdir(out_dir) else {}
+    foreign = sorted(
+        rel
+        for rel, text in disk.items()
+        if rel not in files and not (rel.endswith(".py") and _generated(text))
+    )
+    for rel in foreign:
+        del disk[rel]
     chunks: list[str] = []
     stale, missing, extra = [], [], []
     for rel in sorted(set(files) | set(disk)):
@@ -126,13 +134,18 @@ def compare(files: Mapping[str, str], out_dir: str) -> Difference:
     diff = "".join(
         c if c.endswith("\n") else c + "\n\\ No newline at end of file\n" for c in chunks
     )
-    return Difference(tuple(stale), tuple(missing), tuple(extra), diff)
+    return Difference(tuple(stale), tuple(missing), tuple(extra), tuple(foreign), diff)
+
+
+def _generated(text: str) -> bool:
+    """True for the text of a Python file selinonc generated (its header's first line)."""
+    return text.startswith(MARKER)
 
 
 def _ours(path: str) -> bool:
     try:
         with open(path, encoding="utf-8") as handle:
-            return handle.readline().startswith(MARKER)
+            return _generated(handle.readline())
     except (OSError, UnicodeDecodeError):
         return False
 
@@ -163,23 +176,17 @@ def write(files: Mapping[str, str], out_dir: str) -> Written:
             "or new directory to -o"
         )
     difference = compare(files, out_dir)
-    removed, kept = [], []
     try:
         for rel in (*difference.missing, *difference.stale):
             _write_atomically(os.path.join(out_dir, rel), files[rel])
         for rel in difference.extra:
-            path = os.path.join(out_dir, rel)
-            if rel.endswith(".py") and _ours(path):
-                os.remove(path)
-                removed.append(rel)
-            else:
-                kept.append(rel)
+            os.remove(os.path.join(out_dir, rel))
     except OSError as exc:
         raise EmitError(
             f"cannot write the package to {out_dir}: {exc.strerror} ({exc.filename})"
         ) from exc
     changed = tuple(sorted((*difference.missing, *difference.stale)))
-    return Written(changed, tuple(removed), tuple(kept))
+    return Written(changed, difference.extra, difference.foreign)
 
 
 def _write_atomically(path: str, text: str) -> None:

@@ -57,17 +57,24 @@ def _from_line(module: str, names: list[str]) -> str:
     return f"from {module} import (\n" + "".join(f"{INDENT}{n},\n" for n in names) + ")"
 
 
-def block(stdlib: Iterable[Import], others: Iterable[Import], first_party: str | None) -> str:
-    """The import block: standard library, third party, first party; sorted, blank-separated.
+def block(
+    stdlib: Iterable[Import],
+    others: Iterable[Import],
+    first_party: str | None,
+    local: Iterable[Import] = (),
+) -> str:
+    """The import block: standard library, third party, first party, relative imports; each
+    sorted, sections separated by a blank line.
 
     Args:
         stdlib: imports of the standard library.
         others: every other import; those of the top-level package `first_party` are first
             party, the rest third party.
         first_party: the top-level package the generated package lives in, if any.
+        local: relative imports (`from . import x`).
     """
     rest = list(others)
     mine = [i for i in rest if first_party and i.module.split(".")[0] == first_party]
-    sections = (stdlib, [i for i in rest if i not in mine], mine)
+    sections = (stdlib, [i for i in rest if i not in mine], mine, local)
     rendered = ["\n".join(lines) for lines in (_section(s) for s in sections) if lines]
     return "\n\n".join(rendered)

@@ -14,6 +14,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+_MAX_INT_BITS = 13_000  # about 3,900 digits: Python refuses to print integers over 4,300
 WIDTH = 88  # ruff and black's default, which projects that keep generated code use
 INDENT = "    "
 
@@ -24,7 +25,12 @@ class UnsafeValue(ValueError):
 
 def is_identifier(name: str) -> bool:
     """True for a name usable as a Python identifier (and not a keyword)."""
-    return name.isidentifier() and not keyword.iskeyword(name) and name.isascii()
+    return (
+        name.isidentifier()
+        and not keyword.iskeyword(name)
+        and name.isascii()
+        and name != "__debug__"  # cannot be assigned to, not even as a keyword argument
+    )
 
 
 def string(value: str) -> str:
@@ -42,6 +48,8 @@ def scalar(value: Any) -> str | None:
     if value is None or isinstance(value, bool):
         return repr(value)
     if isinstance(value, int):
+        if value.bit_length() > _MAX_INT_BITS:
+            raise UnsafeValue("an integer of more than 4,000 digits has no literal form")
         return repr(value)
     if isinstance(value, float):
         if math.isnan(value):

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -57,19 +56,12 @@ def digest(inputs: Mapping[str, bytes]) -> str:
     return h.hexdigest()
 
 
-def schema_path(project: Project, path: str) -> str:
-    """Where an `output_schema` file is read from: the working directory, else the nodes file's."""
-    if os.path.isabs(path) or os.path.exists(path):
-        return path
-    return os.path.join(os.path.dirname(project.nodes_file), path)
-
-
 def output_schemas(project: Project) -> dict[str, Any]:
     """The content of every `output_schema` file, by the path the YAML gives (check SC506)."""
     out: dict[str, Any] = {}
     for task in project.tasks:
         if task.output_schema is not None and task.output_schema not in out:
-            with open(schema_path(project, task.output_schema), encoding="utf-8") as handle:
+            with open(project.input_path(task.output_schema), encoding="utf-8") as handle:
                 out[task.output_schema] = json.load(handle)
     return dict(sorted(out.items()))
 
@@ -121,7 +113,8 @@ def lower(
 
 def _flows_context(header: Header, modules: Mapping[str, str]) -> dict[str, Any]:
     rows = [f"{literals.string(flow)}: {module}.FLOW," for flow, module in modules.items()]
-    return {"header": header, "modules": sorted(modules.values()), "rows": rows}
+    imports = block([], [], None, [Import(".", m) for m in modules.values()])
+    return {"header": header, "imports": imports, "rows": rows}
 
 
 def _init_context(header: Header, project: Project) -> dict[str, Any]:
@@ -174,7 +167,7 @@ def _tracer(tracer: Tracer, names: Namespace) -> str:
     return constructor("Tracer", fields, 1)
 
 
-_TASKS_RESERVED = frozenset({"Task", "TASKS", "OUTPUT_SCHEMAS", "expand", "timedelta"})
+_TASKS_RESERVED = frozenset({"Any", "Task", "TASKS", "OUTPUT_SCHEMAS", "expand", "timedelta"})
 
 
 def _tasks_context(
@@ -240,12 +233,13 @@ def _storages_context(header: Header, project: Project, origins: Origins) -> dic
     names = Namespace(frozenset({"Any", "Cache", "Storage", "STORAGES"}))
     functions: list[str] = []
     rows: list[str] = []
-    for storage in sorted(project.storages, key=_by_name):
+    storages = [s for s in project.storages if project.storage(s.name) is s]  # first wins
+    for storage in sorted(storages, key=_by_name):
         create = names.fresh(f"create_{storage.name}")
         functions.append(
             factory(
                 create,
-                storage.import_,
+                builtins.runtime_module(storage.import_),
                 storage.classname,
                 storage.configuration,
                 f"storage {storage.name} ({origins.at(storage.span)})",
@@ -275,7 +269,7 @@ def _storages_context(header: Header, project: Project, origins: Origins) -> dic
         runtime.append(Import("selinonc.runtime.tables", "Cache"))
     return {
         "header": header,
-        "imports": block([Import("typing", "Any")], runtime, None),
+        "imports": block([Import("typing", "Any")] if functions else [], runtime, None),
         "functions": functions,
         "rows": rows,
     }

@@ -19,7 +19,9 @@ _RESERVED = frozenset(
     {
         "Any",
         "Cache",
+        "EDGES",
         "Edge",
+        "FAILURES",
         "Failure",
         "Flow",
         "FLOW",
@@ -50,7 +52,15 @@ def edge_id(edge: Edge) -> str:
         content["foreach"] = [edge.foreach.import_, edge.foreach.function]
         content["propagate_result"] = edge.foreach.propagate_result
     if edge.selective is not None:
-        content["selective"] = [r.name for r in edge.selective.tasks]
+        sel = edge.selective
+        subsequent = sel.run_subsequent
+        content["selective"] = {
+            "tasks": [r.name for r in sel.tasks],
+            "follow_subflows": sel.follow_subflows,
+            "run_subsequent": subsequent
+            if isinstance(subsequent, bool)
+            else [r.name for r in subsequent],
+        }
     text = json.dumps(content, sort_keys=True, default=repr)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
@@ -82,12 +92,19 @@ class _FlowLowering:
         self.names = Namespace(_RESERVED)
         self.functions: list[str] = []
         self.uses: set[str] = {"Flow"}  # the runtime names the module needs
+        self.ids: dict[str, int] = {}  # edge ids given so far, with how often
         module = project.global_.predicates_module
         catalog = signatures.predicates(module)
         self.predicates = conditions.Predicates(
             alias="predicates", params={n: s.params for n, s in catalog.functions.items()}
         )
         self.predicates_module = builtins.runtime_module(module)
+
+    def unique(self, identity: str) -> str:
+        """An edge id; the second of two identical edges gets `-2`, and so on."""
+        n = self.ids.get(identity, 0) + 1
+        self.ids[identity] = n
+        return identity if n == 1 else f"{identity}-{n}"
 
     def condition(self, kind: str, owner: Edge | Failure, cond: Condition | None) -> str | None:
         if cond is None:
@@ -108,7 +125,7 @@ class _FlowLowering:
         self.uses.add("Edge")
         fields = [
             ("index", repr(edge.index)),
-            ("id", literals.string(edge_id(edge))),
+            ("id", literals.string(self.unique(edge_id(edge)))),
             ("sources", _names(edge.sources)),
             ("targets", _names(edge.targets)),
         ]
@@ -286,4 +303,4 @@ def _predicates_import(module: str) -> Import:
     package, _, name = module.rpartition(".")
     if name == "predicates" and package:
         return Import(package, "predicates")
-    return Import(module, None, "predicates")
+    return Import(module, None, None if module == "predicates" else "predicates")

@@ -7,6 +7,7 @@ language allows in several forms are normalised here (a scalar `to` becomes a on
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -337,6 +338,10 @@ class Project:
     def is_task(self, name: str) -> bool:
         """True if `name` is a task."""
         return name in self._tasks
+
+    def input_path(self, path: str) -> str:
+        """A path the YAML gives (an `output_schema`), relative to the nodes file's directory."""
+        return path if os.path.isabs(path) else os.path.join(os.path.dirname(self.nodes_file), path)
 
     def is_node(self, name: str) -> bool:
         """True if `name` is a task or a listed flow."""

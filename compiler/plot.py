@@ -43,6 +43,10 @@ class StyleError(ValueError):
     """A style file that cannot be used."""
 
 
+class PlotError(Exception):
+    """A plot that cannot be written or rendered."""
+
+
 def merge_style(custom: Any) -> dict[str, dict[str, str]]:
     """The default style with a style file's sections laid over it.
 
@@ -60,6 +64,8 @@ def merge_style(custom: Any) -> dict[str, dict[str, str]]:
             raise StyleError(f"unknown style section {section!r}; the sections are: {known}")
         if not isinstance(attrs, dict):
             raise StyleError(f"style section {section!r} must be a mapping of attributes")
+        if "label" in attrs and section != "fallback_true":
+            raise StyleError(f"style section {section!r} sets `label`, which selinonc writes")
         style[section].update({str(k): str(v) for k, v in attrs.items()})
     return style
 
@@ -111,20 +117,27 @@ def plot(
         The paths written, and whether they were rendered (False: `dot` is missing, so the DOT
         text was written instead of `fmt`).
     """
-    os.makedirs(out_dir, exist_ok=True)
     render = fmt != "dot" and shutil.which("dot") is not None
     written = []
-    for flow in sorted(project.flows, key=lambda f: f.name):
-        graph = flow_graph(project, flow, style)
-        base = os.path.join(out_dir, flow.name)
-        if render:
-            data = graph.pipe(format=fmt)
-            path = f"{base}.{fmt}"
-            with open(path, "wb") as handle:
-                handle.write(data)
-        else:
-            path = f"{base}.dot"
-            with open(path, "w", encoding="utf-8") as handle:
-                handle.write(graph.source)
-        written.append(path)
+    try:
+        os.makedirs(out_dir, exist_ok=True)
+        for flow in sorted(project.flows, key=lambda f: f.name):
+            graph = flow_graph(project, flow, style)
+            base = os.path.join(out_dir, flow.name)
+            if render:
+                data = graph.pipe(format=fmt)
+                path = f"{base}.{fmt}"
+                with open(path, "wb") as handle:
+                    handle.write(data)
+            else:
+                path = f"{base}.dot"
+                with open(path, "w", encoding="utf-8") as handle:
+                    handle.write(graph.source)
+            written.append(path)
+    except OSError as exc:
+        raise PlotError(f"cannot write to {out_dir}: {exc.strerror} ({exc.filename})") from exc
+    except (graphviz.CalledProcessError, graphviz.ExecutableNotFound) as exc:
+        detail = getattr(exc, "stderr", b"") or b""
+        text = detail.decode(errors="replace").strip() if isinstance(detail, bytes) else str(detail)
+        raise PlotError(f"graphviz could not render the plot: {text or exc}") from exc
     return written, render or fmt == "dot"

@@ -515,6 +515,8 @@ def schema_file_problem(path: str) -> str | None:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         return f"the file is not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})"
+    except ValueError as exc:  # an integer too long for Python to read
+        return f"the file cannot be read as JSON ({exc})"
     except RecursionError:
         return "the file is nested too deeply to be a JSON Schema"
     if not isinstance(data, (dict, bool)):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from typing import Any
 
@@ -20,6 +21,7 @@ class StoragePool:
         self.system = system
         self._instances: dict[str, Any] = {}
         self._lock = threading.Lock()
+        self._caches: dict[str, Any] = {}
         self._flows: dict[str, str] = {}  # task id -> the flow it ran in (for parents' reads)
 
     def connected(self, storage_name: str) -> Any:
@@ -50,14 +52,29 @@ class StoragePool:
         """The flow a task ran in, as far as this process saw it store its result."""
         return self._flows.get(task_id, default)
 
+    def cache(self, storage_name: str) -> Any | None:
+        """The result cache of a storage (created on first use), or None when it has none."""
+        spec = self.system.storage(storage_name).cache
+        if spec is None:
+            return None
+        with self._lock:
+            if storage_name not in self._caches:
+                self._caches[storage_name] = spec.create()
+            return self._caches[storage_name]
+
     def retrieve(self, flow_name: str, task_name: str, task_id: str) -> Any:
-        """The stored result of a task."""
+        """The stored result of a task (from its storage's cache when it has one)."""
         task = self.system.task(task_name)
         if task.storage is None:
             raise StorageError(f"task {task_name!r} has no storage: its results are not kept")
         storage = self.connected(task.storage)
+        flow = self.flow_of(task_id, flow_name)
+        cache = self.cache(task.storage)
+        if cache is not None:
+            with contextlib.suppress(Exception):  # a miss, or a broken cache: neither is fatal
+                return cache.get(task_id, task_name=task.stored_as, flow_name=flow)
         try:
-            return storage.retrieve(self.flow_of(task_id, flow_name), task.stored_as, task_id)
+            result = storage.retrieve(flow, task.stored_as, task_id)
         except StorageError:
             raise
         except Exception as exc:
@@ -65,6 +82,10 @@ class StoragePool:
                 f"cannot read the result of {task_name!r} ({task_id}) from {task.storage!r}: "
                 f"{type(exc).__name__}: {exc}"
             ) from exc
+        if cache is not None:
+            with contextlib.suppress(Exception):  # a broken cache is not fatal
+                cache.add(task_id, result, task_name=task.stored_as, flow_name=flow)
+        return result
 
     def store(
         self, node_args: Any, flow_name: str, task_name: str, task_id: str, result: Any

@@ -353,3 +353,148 @@ def test_a_custom_predicates_module_that_does_not_import_blocks_the_build(tmp_pa
     assert "error[SC408]" in done.stdout
     assert "`selinonc build` imports custom predicate and strategy modules" in done.stdout
     assert not (tmp_path / "pkg").exists()
+
+
+SMALL = """tasks:
+  - {{name: A, import: tests.injection_support, classname: Recorder{task}}}
+flows: [main]
+flow-definitions:
+  - name: main{flow}
+    edges:
+      - {{from: [], to: A}}
+      - {{from: A, to: A, condition: {{name: argsFieldExist, args: {{key: {key}}}}}}}
+"""
+
+
+def _small(tmp_path: Path, task: str = "", flow: str = "", key: str = "k") -> Path:
+    (tmp_path / "flows.yaml").write_text(SMALL.format(task=task, flow=flow, key=key))
+    return tmp_path / "flows.yaml"
+
+
+@pytest.mark.parametrize(
+    ("task", "flow", "message"),
+    [
+        (", max_retry: 0x" + "f" * 4000, "", "`max_retry` of task 'A' is too large"),
+        (", throttling: {seconds: .inf}", "", "the throttling of task 'A' cannot be a duration"),
+        ("", "\n    throttling: {days: 1000000000}", "the throttling of flow 'main' cannot be a"),
+    ],
+)
+def test_values_the_runtime_cannot_use_are_errors_not_tracebacks(
+    tmp_path: Path, task: str, flow: str, message: str
+) -> None:
+    _small(tmp_path, task=task, flow=flow)
+    done = selinonc("build", "flows.yaml", "-o", "pkg", cwd=tmp_path)
+    assert done.returncode == 1
+    assert "error[SC701]" in done.stdout and message in done.stdout
+    assert "Traceback" not in done.stdout + done.stderr
+
+
+def test_a_huge_integer_argument_is_an_error_not_a_traceback(tmp_path: Path) -> None:
+    _small(tmp_path, key="0x" + "f" * 4000)
+    done = selinonc("check", "flows.yaml", cwd=tmp_path)
+    assert done.returncode == 1
+    assert "an integer of more than 4,000 digits" in done.stdout
+    assert "Traceback" not in done.stderr
+
+
+def test_names_the_flow_module_defines_are_not_taken_by_imports(tmp_path: Path) -> None:
+    (tmp_path / "strat.py").write_text("def FAILURES(status, x):\n    return None\n")
+    flow = "\n    sampling: {name: FAILURES, import: strat, args: {x: 1}}" + (
+        "\n    failures: [{nodes: A, fallback: true}]"
+    )
+    _small(tmp_path, flow=flow)
+    files = build_files("flows.yaml", cwd=tmp_path)
+    assert "from strat import FAILURES as FAILURES_2" in files["flows/main.py"]
+    write_package(files, tmp_path, "pkg")
+    with imported(tmp_path, "pkg", Path(__file__).parent.parent) as package:
+        flow_table = package.SYSTEM.flow("main")
+        assert flow_table.sampling.function.__name__ == "FAILURES"
+        assert isinstance(flow_table.failures, tuple) and flow_table.failures[0].fallback is True
+
+
+def test_caches_of_storages_and_flows_are_created_from_the_runtime(tmp_path: Path) -> None:
+    (tmp_path / "flows.yaml").write_text(
+        "storages:\n  - {name: S, import: selinon.storages.memory, classname: InMemoryStorage,"
+        " configuration: {echo: false}, cache: {name: LRU, configuration: {max_cache_size: 3}}}\n"
+        + SMALL.format(
+            task=", storage: S",
+            flow="\n    cache: {name: FIFO, configuration: {max_cache_size: 2}}",
+            key="k",
+        )
+    )
+    files = build_files("flows.yaml", cwd=tmp_path)
+    assert "from selinonc.runtime.storages.memory import InMemoryStorage" in files["storages.py"]
+    write_package(files, tmp_path, "pkg")
+    with imported(tmp_path, "pkg", Path(__file__).parent.parent) as package:
+        storage = package.SYSTEM.storage("S")
+        assert type(storage.cache.create()).__name__ == "LRU"
+        assert storage.cache.create().max_cache_size == 3
+        assert type(package.SYSTEM.flow("main").cache.create()).__name__ == "FIFO"
+
+
+def test_a_configuration_without_storages_gives_ruff_clean_code(tmp_path: Path) -> None:
+    _small(tmp_path)
+    write_package(build_files("flows.yaml", cwd=tmp_path), tmp_path, "pkg")
+    ruff = Path(sys.executable).parent / "ruff"
+    for args in (["check", "--isolated", "--no-cache"], ["format", "--isolated", "--check"]):
+        done = subprocess.run(
+            [
+                str(ruff),
+                *args,
+                str(tmp_path / "pkg" / "storages.py"),
+                str(tmp_path / "pkg" / "flows" / "__init__.py"),
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert done.returncode == 0, done.stdout
+
+
+def test_identical_edges_get_different_ids(tmp_path: Path) -> None:
+    (tmp_path / "flows.yaml").write_text(
+        SMALL.format(task="", flow="", key="k") + "      - {from: [], to: A}\n" * 2
+    )
+    files = build_files("flows.yaml", cwd=tmp_path)
+    write_package(files, tmp_path, "pkg")
+    with imported(tmp_path, "pkg", Path(__file__).parent.parent) as package:
+        ids = [e.id for e in package.SYSTEM.flow("main").edges]
+    assert len(set(ids)) == 4 and ids[2:] == [ids[0] + "-2", ids[0] + "-3"]
+
+
+def test_check_mode_ignores_files_selinonc_did_not_generate(tmp_path: Path) -> None:
+    example = EXAMPLES / "order-fulfilment"
+    out = tmp_path / "pkg"
+    assert selinonc("build", ".", "-o", str(out), cwd=example).returncode == 0
+    (out / "py.typed").write_text("")
+    (out / "helpers.py").write_text("HELP = 1\n")
+    done = selinonc("build", ".", "-o", str(out), "--check", cwd=example)
+    assert done.returncode == 0, done.stdout
+    assert "2 file(s) selinonc did not generate are not compared: helpers.py, py.typed" in (
+        done.stderr
+    )
+    assert selinonc("build", ".", "-o", str(out), cwd=example).returncode == 0
+    assert (out / "helpers.py").read_text() == "HELP = 1\n"
+
+
+def test_output_schemas_are_found_next_to_the_nodes_file_whatever_the_cwd(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    (project / "schemas").mkdir(parents=True)
+    (project / "schemas" / "a.json").write_text('{"type": "object"}')
+    (tmp_path / "schemas").mkdir()
+    (tmp_path / "schemas" / "a.json").write_text('{"type": "array"}')  # a decoy in the cwd
+    (project / "flows.yaml").write_text(
+        SMALL.format(task=", output_schema: schemas/a.json", flow="", key="k")
+    )
+    here = build_files("flows.yaml", cwd=project)
+    there = build_files("project/flows.yaml", cwd=tmp_path)
+    assert here == there
+    assert '"schemas/a.json": {"type": "object"}' in here["tasks.py"]
+
+
+def test_build_json_keeps_stdout_for_the_json_document(tmp_path: Path) -> None:
+    _small(tmp_path, task=", retry_countdown: 5")  # SC505, a warning
+    done = selinonc("build", "flows.yaml", "-o", "pkg", "--format", "json", cwd=tmp_path)
+    assert done.returncode == 0
+    assert json.loads(done.stdout)["diagnostics"][0]["code"] == "SC505"
+    assert done.stderr.startswith("wrote pkg:")

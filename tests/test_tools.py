@@ -122,3 +122,16 @@ def test_a_style_file_restyles_and_an_unknown_section_is_a_usage_error(tmp_path:
     bad = selinonc("plot", ".", "-o", str(tmp_path), "--style", str(style), cwd=FULFILMENT)
     assert bad.returncode == 2
     assert "unknown style section 'tasks'" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_plot_problems_are_errors_not_tracebacks(tmp_path: Path) -> None:
+    not_a_dir = tmp_path / "file"
+    not_a_dir.write_text("")
+    done = selinonc("plot", ".", "-o", str(not_a_dir), "--format", "dot", cwd=FULFILMENT)
+    assert done.returncode == 1 and "cannot write to" in done.stderr
+    style = tmp_path / "style.yaml"
+    style.write_text("task:\n  label: mine\n")
+    done = selinonc("plot", ".", "-o", str(tmp_path), "--style", str(style), cwd=FULFILMENT)
+    assert done.returncode == 2 and "sets `label`, which selinonc writes" in done.stderr
+    for result in (done,):
+        assert "Traceback" not in result.stderr

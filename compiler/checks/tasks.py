@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 
 from selinonc.compiler.diagnostics import Diagnostic
@@ -83,23 +82,20 @@ def check_retry_countdown(project: Project) -> Iterator[Diagnostic]:
 def check_output_schemas(project: Project) -> Iterator[Diagnostic]:
     """SC506: `output_schema` files exist and hold valid JSON Schemas.
 
-    A relative path is looked up from the working directory (where workers read it at run time)
-    and, failing that, from the nodes file's directory.
+    A relative path is relative to the nodes file's directory: the schema is embedded in the
+    generated package, so where the compiler runs must not change what it finds.
     """
-    base = os.path.dirname(project.nodes_file)
     for task in project.tasks:
         if task.output_schema is None:
             continue
-        path = task.output_schema
-        if not os.path.isabs(path) and not os.path.exists(path):
-            path = os.path.join(base, path)
-        problem = schema_file_problem(path)
+        problem = schema_file_problem(project.input_path(task.output_schema))
         if problem is not None:
             yield Diagnostic.error(
                 "SC506",
                 task.value_spans.get("output_schema", task.span),
                 f"output schema {task.output_schema!r} of task {task.name!r}: {problem}",
-                hint="give the path of a JSON Schema file, relative to where workers run",
+                hint="give the path of a JSON Schema file, relative to the nodes file "
+                "(selinonc embeds it in the package)",
             )
 
 

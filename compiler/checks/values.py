@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from datetime import timedelta
 from typing import Any
 
 from selinonc.compiler import literals
 from selinonc.compiler.checks.conditions import leaves
 from selinonc.compiler.diagnostics import Diagnostic
-from selinonc.compiler.model import Edge, Failure, Project
+from selinonc.compiler.model import Edge, Failure, Flow, Project, Task, Throttling
 from selinonc.compiler.source import Span
 
 
@@ -32,6 +33,8 @@ def _explain(where: str, value: Any) -> tuple[str, str]:
     at = f"`{where}` is" if where else "it is"
     if isinstance(value, bytes):
         return f"{at} binary data (`!!binary`)", "write the value as a plain string"
+    if isinstance(value, int):
+        return f"{at} an integer of more than 4,000 digits", "write it as a string"
     kind = type(value).__name__
     if kind in ("date", "datetime"):
         return f"{at} a {kind} ({value})", f"quote it to make it a string: '{value}'"
@@ -65,6 +68,51 @@ def _values(project: Project) -> Iterator[tuple[str, Any, Span, Mapping[str, Spa
                     yield what, value, leaf.arg_spans.get(name, leaf.span), {}
 
 
+# Counts and seconds the runtime does arithmetic with (a year and a half, in seconds).
+_MAX_COUNT = 2**31 - 1
+
+
+def _durations(project: Project) -> Iterator[tuple[str, Throttling, Span]]:
+    for task in project.tasks:
+        if task.throttling is not None:
+            yield f"the throttling of task {task.name!r}", task.throttling, task.throttling.span
+    for flow in project.flows:
+        if flow.throttling is not None:
+            yield f"the throttling of flow {flow.name!r}", flow.throttling, flow.throttling.span
+
+
+def check_durations_and_counts(project: Project) -> Iterator[Diagnostic]:
+    """SC701: throttling intervals are durations, retry counts and countdowns are not huge."""
+    for what, throttling, span in _durations(project):
+        try:
+            timedelta(**throttling.interval)
+        except (OverflowError, ValueError, TypeError) as exc:
+            yield Diagnostic.error(
+                "SC701",
+                span,
+                f"{what} cannot be a duration: {exc}",
+                hint="give a finite interval shorter than 999,999,999 days",
+            )
+    owners: list[Task | Flow] = [*project.tasks, *project.flows]
+    for owner in owners:
+        kind = "task" if isinstance(owner, Task) else "flow"
+        for option in ("max_retry", "retry_countdown"):
+            value = getattr(owner, option)
+            if isinstance(value, int | float) and value > _MAX_COUNT:
+                yield Diagnostic.error(
+                    "SC701",
+                    owner.value_spans.get(option, owner.span),
+                    f"`{option}` of {kind} {owner.name!r} is too large ({_short(value)})",
+                    hint=f"give at most {_MAX_COUNT:,}",
+                )
+
+
+def _short(value: int | float) -> str:
+    if isinstance(value, float):
+        return f"{value:.3g}"
+    return f"about 10^{int(value.bit_length() * 0.30103)}"  # str() fails past 4,300 digits
+
+
 def check_literal_values(project: Project) -> Iterator[Diagnostic]:
     """SC701: values embedded in generated code are data (no dates, no binary)."""
     for what, value, span, part_spans in _values(project):
@@ -79,4 +127,4 @@ def check_literal_values(project: Project) -> Iterator[Diagnostic]:
             )
 
 
-CHECKS = (check_literal_values,)
+CHECKS = (check_literal_values, check_durations_and_counts)

@@ -100,7 +100,7 @@ EDGES = (
     # edge 7, flows.yaml:136
     Edge(
         index=6,
-        id="29b759717f7e35af",
+        id="520879c0b92a1a9e",
         sources=("PublishImage",),
         targets=("index_image",),
         selective=Selective(
