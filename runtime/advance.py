@@ -157,11 +157,14 @@ class _Step:
         state, flow = self.state, self.flow
         if flow.node_args_from_first and not state.finished and not state.active:
             state.put("node_args", self.read(flow.name, name, node_id))
+        first = name not in state.finished
         for edge in flow.edges_from.get(name, ()):
             state.add(state.waiting, edge.index)
-            others = [s for s in dict.fromkeys(edge.sources) if s != name]
-            if any(s not in state.finished for s in others):
+            if first:
+                state.bump(edge.index)
+            if state.ready[edge.index] < len(edge.distinct_sources):
                 continue  # a source has not finished yet: the last one to finish fires the edge
+            others = [s for s in edge.distinct_sources if s != name]
             for combination in itertools.product(*(state.finished[s] for s in others)):
                 ids = {name: node_id, **dict(zip(others, combination, strict=True))}
                 self.consider(edge, ids, self.parent_map(ids))

@@ -33,6 +33,9 @@ class FlowState:
     handled: dict[str, list[str]] = field(default_factory=dict)  # failures fallbacks handled
     nowait: dict[str, list[str]] = field(default_factory=dict)  # started, never tracked
     waiting: set[int] = field(default_factory=set)  # edges registered as waiting
+    # edge index -> how many of its sources have finished at least once (so a step checks
+    # whether an edge is complete in constant time, however many sources it has)
+    ready: dict[int, int] = field(default_factory=dict)
     triggered: set[int] = field(default_factory=set)  # edges that fired at least once
     reports: dict[str, dict[str, Any]] = field(default_factory=dict)  # sub-flow id -> report
     previous_retry: float | None = None  # the sampling strategy's last answer
@@ -110,6 +113,19 @@ class FlowState:
             edges.add(index)
             self._record(lambda: edges.discard(index))
 
+    def bump(self, index: int) -> None:
+        """One more source of edge `index` has finished for the first time."""
+        old = self.ready.get(index)
+        self.ready[index] = (old or 0) + 1
+
+        def undo() -> None:
+            if old is None:
+                del self.ready[index]
+            else:
+                self.ready[index] = old
+
+        self._record(undo)
+
     def set_report(self, node_id: str, report: dict[str, Any]) -> None:
         self.reports[node_id] = report
         self._record(lambda: self.reports.pop(node_id))
@@ -123,12 +139,14 @@ class FlowState:
             self.handled,
             self.nowait,
             self.waiting,
+            self.ready,
             self.triggered,
             self.reports,
             self.previous_retry,
         )
         self.active, self.finished, self.failed, self.handled, self.nowait = {}, {}, {}, {}, {}
-        self.waiting, self.triggered, self.reports, self.previous_retry = set(), set(), {}, None
+        self.waiting, self.ready, self.triggered = set(), {}, set()
+        self.reports, self.previous_retry = {}, None
 
         def undo() -> None:
             (
@@ -138,6 +156,7 @@ class FlowState:
                 self.handled,
                 self.nowait,
                 self.waiting,
+                self.ready,
                 self.triggered,
                 self.reports,
                 self.previous_retry,
@@ -178,6 +197,7 @@ class FlowState:
             "handled": {k: list(v) for k, v in self.handled.items()},
             "nowait": {k: list(v) for k, v in self.nowait.items()},
             "waiting": sorted(self.waiting),
+            "ready": {str(k): v for k, v in sorted(self.ready.items())},
             "triggered": sorted(self.triggered),
             "reports": dict(self.reports),
             "previous_retry": self.previous_retry,
@@ -201,6 +221,7 @@ class FlowState:
             handled={k: list(v) for k, v in data.get("handled", {}).items()},
             nowait={k: list(v) for k, v in data.get("nowait", {}).items()},
             waiting=set(data.get("waiting", [])),
+            ready={int(k): v for k, v in data.get("ready", {}).items()},
             triggered=set(data.get("triggered", [])),
             reports=dict(data.get("reports", {})),
             previous_retry=data.get("previous_retry"),

@@ -69,11 +69,16 @@ class Edge:
     foreach: Foreach | None = None
     selective: Selective | None = None
     origin: str = ""  # "file.yaml:line" of the edge
+    # the source names, each once, in order (derived)
+    distinct_sources: tuple[str, ...] = field(init=False, repr=False, compare=False)
 
     @property
     def is_starting(self) -> bool:
         """True for an edge with no sources."""
         return not self.sources
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "distinct_sources", tuple(dict.fromkeys(self.sources)))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
