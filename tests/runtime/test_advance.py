@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from typing import Any
 
@@ -543,3 +544,31 @@ def test_a_duplicate_start_or_finish_is_ignored() -> None:
     node = run.active_ids("A")[0]
     run.step(NodeFinished(node))
     assert run.step(NodeFinished(node)) == []
+
+
+def _polling_seconds(sampling: Sampling | None) -> float:
+    """What a polling dispatcher waits in all on a chain of five instant tasks: the sum of the
+    strategy's delays, as each look finds the previous task done."""
+    names = ["T0", "T1", "T2", "T3", "T4"]
+    edges = [edge(0, [], ["T0"])] + [
+        edge(i, [a], [b]) for i, (a, b) in enumerate(zip(names, names[1:], strict=False), start=1)
+    ]
+    run = start(system(flow(*edges, sampling=sampling)))
+    waited = sum(run.rechecks())
+    for name in names:
+        run.finish(name)
+        waited += sum(run.rechecks())
+    assert isinstance(run.ended(), FlowFinished)
+    return waited
+
+
+def test_decision_6_the_default_sampling_keeps_a_chain_of_five_under_a_second() -> None:
+    from selinonc.runtime import strategies
+
+    assert _polling_seconds(None) < 1
+    predecessor = Sampling(
+        name="biexponential_increase",
+        function=strategies.biexponential_increase,
+        args={"start_retry": 2, "max_retry": 120},
+    )
+    assert _polling_seconds(predecessor) == 2 + 4 + 8 + 16 + 32  # about a minute
