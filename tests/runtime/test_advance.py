@@ -551,7 +551,7 @@ def _polling_seconds(sampling: Sampling | None) -> float:
     strategy's delays, as each look finds the previous task done."""
     names = ["T0", "T1", "T2", "T3", "T4"]
     edges = [edge(0, [], ["T0"])] + [
-        edge(i, [a], [b]) for i, (a, b) in enumerate(zip(names, names[1:], strict=False), start=1)
+        edge(i, [a], [b]) for i, (a, b) in enumerate(itertools.pairwise(names), start=1)
     ]
     run = start(system(flow(*edges, sampling=sampling)))
     waited = sum(run.rechecks())
