@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import json
 import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -94,7 +94,7 @@ def run_task(
     system: System,
     pool: StoragePool,
     job: TaskRun,
-    exceptions: dict[str, BaseException],
+    exceptions: MutableMapping[str, BaseException],
     trace: TraceHook,
 ) -> Outcome:
     """Run one attempt of a task and store its result."""
