@@ -58,12 +58,15 @@ class RedisStorage(DataStorage):
             self.client = redis.Redis.from_url(url, socket_timeout=self.socket_timeout)
             where = safe_url(url)
         else:
-            options = {
-                k: expand(v, "a Redis storage option") if isinstance(v, str) else v
-                for k, v in self.options.items()
-            }
-            self.client = redis.Redis(**options, socket_timeout=self.socket_timeout)
-            where = f"redis://{options['host']}:{options['port']}/{options['db']}"
+            host = expand(str(self.options["host"]), "the host of a Redis storage")
+            password = self.options["password"]
+            if isinstance(password, str):
+                password = expand(password, "the password of a Redis storage")
+            port, db = int(self.options["port"]), int(self.options["db"])
+            self.client = redis.Redis(
+                host=host, port=port, db=db, password=password, socket_timeout=self.socket_timeout
+            )
+            where = f"redis://{host}:{port}/{db}"
         try:
             self.client.ping()
         except redis.RedisError as exc:
