@@ -43,6 +43,14 @@ class StoragePool:
                 self._instances[storage_name] = instance
             return self._instances[storage_name]
 
+    def close(self) -> None:
+        """Disconnect every storage this pool connected."""
+        with self._lock:
+            instances, self._instances = list(self._instances.values()), {}
+        for instance in instances:
+            with contextlib.suppress(Exception):  # closing is best effort
+                instance.disconnect()
+
     def storage_of(self, task_name: str) -> Any | None:
         """The connected storage of a task, or None when it has none."""
         task = self.system.task(task_name)
