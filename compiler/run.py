@@ -8,6 +8,7 @@ import json
 import os
 import sys
 import tempfile
+import time
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -47,12 +48,28 @@ def built_system(files: Mapping[str, str]) -> Iterator[System]:
         emit.write(files, os.path.join(root, _PACKAGE))
         sys.path.insert(0, root)
         try:
-            module = importlib.import_module(_PACKAGE)
+            try:
+                module = importlib.import_module(_PACKAGE)
+            except Exception as exc:
+                raise RunError(f"the flow package does not import: {_why(exc)}") from None
             yield module.SYSTEM
         finally:
             sys.path.remove(root)
             for name in [m for m in sys.modules if m == _PACKAGE or m.startswith(_PACKAGE + ".")]:
                 del sys.modules[name]
+
+
+def _why(exc: BaseException) -> str:
+    """An exception in one line, with where it was raised from when that is user code."""
+    import traceback
+
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = next(
+        (f"{f.filename}:{f.lineno}" for f in reversed(frames) if "importlib" not in f.filename),
+        None,
+    )
+    text = f"{type(exc).__name__}: {exc}"
+    return f"{text} (at {where})" if where else text
 
 
 def imported_system(module: str) -> System:
@@ -63,8 +80,8 @@ def imported_system(module: str) -> System:
     """
     try:
         package = importlib.import_module(module)
-    except ImportError as exc:
-        raise RunError(f"cannot import the flow package {module!r}: {exc}") from None
+    except Exception as exc:  # a missing module, a placeholder variable, a task module's error
+        raise RunError(f"cannot import the flow package {module!r}: {_why(exc)}") from None
     system = getattr(package, "SYSTEM", None)
     if not isinstance(system, System):
         raise RunError(f"{module!r} is not a package selinonc built (it has no SYSTEM)")
@@ -141,12 +158,16 @@ def run_flow(
         executor.tracer = tracer_for(system, executor.pool)
         return _run(executor, flow_name, node_args)
     with Live(console=console, refresh_per_second=10, transient=True) as view:
-        executor = Executor(
-            system,
-            workers=workers,
-            real_time=real_time,
-            listener=lambda _: view.update(_flow_tree(executor, flow_name)),
-        )
+        shown = [0.0]
+
+        def changed(_: NodeRecord) -> None:
+            # Rebuilding the tree costs a walk over every node: ten times a second at most.
+            now = time.monotonic()
+            if now - shown[0] >= 0.1:
+                shown[0] = now
+                view.update(_flow_tree(executor, flow_name))
+
+        executor = Executor(system, workers=workers, real_time=real_time, listener=changed)
         executor.tracer = tracer_for(system, executor.pool)
         try:
             return _run(executor, flow_name, node_args)

@@ -249,7 +249,7 @@ class _Step:
         results: Results | None = None,
     ) -> str | None:
         state, flow = self.state, self.flow
-        if self.reuses(name, results):
+        if not fallback and self.reuses(name, results):
             return None
         node_id = state.new_id()
         if self.system.is_flow(name):
@@ -350,19 +350,21 @@ class _Step:
         """Handle failures greedily: the largest set of failed nodes that has a fallback first,
         equal sizes in lexicographic order; several disjoint fallbacks may start."""
         state = self.state
-        names = sorted(state.failed)
-        done: set[str] = set()
-        for size in range(len(names), 0, -1):
-            for combination in itertools.combinations(names, size):
-                failures = self.flow.failures_of.get(frozenset(combination))
-                if not failures or done.intersection(combination):
-                    continue
-                while all(state.failed.get(n) for n in combination):
-                    if not self.apply_fallbacks(combination, failures):
-                        break
-                    done.update(combination)
-                    if self.nowait_fallback_started:
-                        return  # as the predecessor: a nowait fallback ends this pass
+        failed = set(state.failed)
+        # The failure sets of the flow that are all failed now, in the order of the predecessor's
+        # walk over combinations (largest first, then lexicographic) without enumerating them.
+        present = sorted(
+            (nodes for nodes in self.flow.failures_of if nodes <= failed),
+            key=lambda nodes: (-len(nodes), sorted(nodes)),
+        )
+        for nodes in present:
+            combination = tuple(sorted(nodes))
+            # A combination is skipped once one of its nodes has no unhandled failure left.
+            while all(state.failed.get(n) for n in combination):
+                if not self.apply_fallbacks(combination, self.flow.failures_of[nodes]):
+                    break
+                if self.nowait_fallback_started:
+                    return  # as the predecessor: a nowait fallback ends this pass
 
     def apply_fallbacks(self, combination: tuple[str, ...], failures: Iterable[Failure]) -> bool:
         empty = Results(self.read, self.flow.name, {})

@@ -8,6 +8,7 @@ events, so nothing polls.
 
 from __future__ import annotations
 
+import copy
 import heapq
 import itertools
 import time
@@ -34,7 +35,7 @@ from selinonc.runtime.events import (
 )
 from selinonc.runtime.pool import StoragePool
 from selinonc.runtime.runner import Outcome, TaskRun, run_task
-from selinonc.runtime.state import FlowState
+from selinonc.runtime.state import FAILED, FlowState
 from selinonc.runtime.tables import System
 from selinonc.runtime.trace import Tracer
 
@@ -238,7 +239,10 @@ class Executor:
                     heapq.heappush(self._queue, _Due(self.now(), next(self._seq), job))
                     break
             if running:
-                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                timeout = None
+                if self.real_time and self._queue:  # a retry may be due before a task ends
+                    timeout = max(0.0, self._queue[0].at - self.now())
+                done, _ = wait(running, timeout=timeout, return_when=FIRST_COMPLETED)
                 for future in sorted(done, key=lambda f: running[f].node_id):
                     self._end(running.pop(future), future.result())
             elif self._queue:
@@ -290,6 +294,7 @@ class Executor:
                 "STORAGE_ISSUE", {"flow_name": state.flow, "flow_id": state.id, "what": str(exc)}
             )
             if job.attempt + 1 >= MAX_DISPATCHER_RETRIES:
+                state.status = FAILED  # for good: later events of its nodes are ignored
                 actions = [FlowFailed(state.report(), f"storage error: {exc}")]
             else:
                 countdown = self.system.flow(state.flow).retry_countdown or 1
@@ -329,8 +334,8 @@ class Executor:
             sub = FlowState(
                 flow=action.name,
                 id=action.node_id,
-                node_args=action.node_args,
-                parent=dict(action.parent) if action.parent is not None else None,
+                node_args=copy.deepcopy(action.node_args),
+                parent=copy.deepcopy(dict(action.parent)) if action.parent is not None else None,
                 selective=dict(action.selective) if action.selective is not None else None,
             )
             self._states[sub.id] = sub
@@ -338,8 +343,15 @@ class Executor:
             record.status, record.attempts = "running", 1
             self._push(delay, _FlowEvent(sub.id, Start()))
         else:
+            # Each node its own copy, as each Celery message carries one: a task that changes
+            # its arguments changes nothing for the others.
             job = TaskRun(
-                action.node_id, action.name, state.flow, state.id, action.node_args, action.parent
+                action.node_id,
+                action.name,
+                state.flow,
+                state.id,
+                copy.deepcopy(action.node_args),
+                copy.deepcopy(dict(action.parent)),
             )
             self._push(delay, job)
 

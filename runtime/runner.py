@@ -116,7 +116,7 @@ def run_task(
     except Retry as retry:
         trace("TASK_RETRY", {**where, "user_retry": True, "countdown": retry.countdown})
         return Outcome("retry", countdown=retry.countdown, counted=False)
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:  # a task calling sys.exit() fails, nothing more
         text = traceback.format_exc()
         if not isinstance(exc, FatalTaskError) and job.attempt < task.max_retry:
             trace("TASK_RETRY", {**where, "what": repr(exc), "countdown": task.retry_countdown})

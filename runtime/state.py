@@ -83,10 +83,11 @@ class FlowState:
 
     def append(self, table: dict[str, list[str]], name: str, node_id: str) -> None:
         """Append `node_id` to `table[name]` (finished, failed, handled or nowait)."""
-        ids = table.setdefault(name, [])
-        ids.append(node_id)
+        table.setdefault(name, []).append(node_id)
 
         def undo() -> None:
+            # Looked up again: a later change of this step may have replaced the list.
+            ids = table[name]
             ids.pop()
             if not ids:
                 del table[name]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -109,3 +111,27 @@ def test_a_configuration_with_errors_exits_1_with_its_diagnostics() -> None:
     done = selinonc("run", "inputs", "--flow", "main", cwd=case)
     assert done.returncode == 1
     assert "error[SC205]" in done.stdout
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        [".", "--flow", "analyse_package"],
+        ["--package", "pkganalysis.flowpkg", "--flow", "analyse_package"],
+    ],
+)
+def test_a_package_that_does_not_import_is_a_usage_error_naming_why(source: list[str]) -> None:
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k != "DEPLOYMENT_PREFIX"}
+    done = subprocess.run(
+        [sys.executable, "-c", "from selinonc.compiler.cli import main; main()", "run", *source],
+        cwd=EXAMPLES / "package-analysis",
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "PlaceholderError: environment variable 'DEPLOYMENT_PREFIX' is not set" in done.stderr
+    assert "Traceback" not in done.stderr

@@ -10,7 +10,7 @@ import pytest
 from selinonc.runtime import selective
 from selinonc.runtime.events import StartFlow
 from selinonc.runtime.selective import SelectiveNoPathError
-from selinonc.runtime.tables import Flow, Selective
+from selinonc.runtime.tables import Failure, Flow, Selective
 from tests.runtime.corekit import edge, start, system
 
 
@@ -117,3 +117,21 @@ def test_follow_subflows_runs_the_sub_flow_selectively_too() -> None:
     run.finish("A")
     (started,) = run.starts(StartFlow)
     assert started.selective is chosen
+
+
+def test_a_fallback_in_a_selective_run_is_never_reused() -> None:
+    def reuse(*args: Any) -> str:
+        return "old-id"
+
+    main = flow(
+        edge(0, [], ["A"]),
+        edge(1, ["A"], ["B"]),
+        failures=(Failure(index=0, nodes=frozenset({"A"}), fallback=("FB",)),),
+    )
+    s = system(main)
+    tasks = dict(s.tasks)
+    tasks["FB"] = dataclasses.replace(tasks["FB"], selective_run_function=reuse)
+    s = dataclasses.replace(s, tasks=tasks)
+    run = start(s, selective=selective.compute(s, "main", ["B"]))
+    run.fail("A")
+    assert run.started() == ["FB"]

@@ -393,3 +393,71 @@ def test_filesystem_storage_keeps_results_as_json_files(tmp_path: Path) -> None:
     path = tmp_path / "results" / "main" / "Echo" / f"{node.id}.json"
     assert json.loads(path.read_text()) == {"task": "Echo", "args": [1, 2]}
     assert node.result == {"storage": "S", "location": str(path)}
+
+
+class Mutates(SelinonTask):
+    def run(self, node_args: Any) -> Any:
+        node_args["seen_by"] = self.task_name
+        return None
+
+
+class Exits(SelinonTask):
+    def run(self, node_args: Any) -> Any:
+        raise SystemExit(3)
+
+
+def test_each_task_gets_its_own_copy_of_the_flow_arguments() -> None:
+    flow = Flow(
+        name="main",
+        queue="d",
+        edges=(
+            Edge(index=0, id="0", sources=(), targets=("Mutates",)),
+            Edge(
+                index=1,
+                id="1",
+                sources=("Mutates",),
+                targets=("Echo",),
+                condition=lambda results, args: "seen_by" not in args,
+            ),
+        ),
+    )
+    s = make_system([flow], {"Mutates": (Mutates, {}), "Echo": (Echo, {})})
+    report = Executor(s).run("main", {"order": 1})
+    assert [n.name for n in report.nodes.values()] == ["Mutates", "Echo"]
+    assert report.node_args == {"order": 1}
+    assert CALLS == [("Echo", {"order": 1})]
+
+
+def test_a_task_calling_sys_exit_fails_like_any_other() -> None:
+    s = make_system([chain("Exits")], {"Exits": (Exits, {})})
+    report = Executor(s).run("main")
+    assert report.status == "failure"
+    assert "SystemExit: 3" in (next(iter(report.nodes.values())).error or "")
+
+
+class DownStorage(InMemoryStorage):
+    def retrieve(self, flow_name: str, task_name: str, task_id: str) -> Any:
+        raise ConnectionError("the storage is down")
+
+
+def test_a_storage_that_stays_down_fails_the_flow_once_and_for_good() -> None:
+    flow = Flow(
+        name="main",
+        queue="d",
+        edges=(
+            Edge(index=0, id="0", sources=(), targets=("Echo",)),
+            Edge(
+                index=1,
+                id="1",
+                sources=("Echo",),
+                targets=("Echo2",),
+                condition=lambda results, args: results.get("Echo") is not None,
+            ),
+        ),
+    )
+    s = make_system([flow], {"Echo": (Echo, {}), "Echo2": (Echo, {})}, storage=DownStorage())
+    seen: list[str] = []
+    report = Executor(s, tracer=TraceDispatcher([lambda n, m: seen.append(EVENTS[n])])).run("main")
+    assert report.status == "failure"
+    assert report.reason is not None and report.reason.startswith("storage error:")
+    assert seen.count("DISPATCHER_RETRY") == 9
