@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-dev
 SELINONC := $(BIN)/selinonc
 DEMO := examples/package-analysis
 
-.PHONY: demo test lint typecheck pytest golden examples bench bench-compile bench-import bench-core clean
+.PHONY: demo test lint typecheck pytest golden examples bench bench-compile bench-import bench-core bench-celery clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -51,7 +51,10 @@ examples: $(STAMP)
 	cd examples/order-fulfilment && ../../$(SELINONC) build . -o fulfilment/flowpkg
 	cd examples/package-analysis && ../../$(SELINONC) build . -o pkganalysis/flowpkg
 
-bench: bench-compile bench-import bench-core
+bench: bench-compile bench-import bench-core bench-celery
+
+bench-celery: $(STAMP)
+	$(BIN)/python -m bench.celery
 
 bench-core: $(STAMP)
 	$(BIN)/python -m bench.core
