@@ -100,3 +100,63 @@ def test_every_flow_of_the_example_ends_as_its_scenario_says(example_app: tuple[
         assert counted == expect["finished_nodes"], name
         failed = {k: len(v) for k, v in report["failed_nodes"].items()}
         assert failed == expect["failed_nodes"], name
+
+
+def test_the_order_fulfilment_readme_runs_on_celery_as_written() -> None:
+    require(REDIS)
+    import re
+    import subprocess
+
+    import redis
+
+    example = EXAMPLES / "order-fulfilment"
+    readme = (example / "README.md").read_text()
+    (queues,) = re.findall(r"^\s+-Q (\S+)$", readme, flags=re.MULTILINE)
+    env = {
+        "FULFILMENT_BROKER": "redis://127.0.0.1:6379/14",
+        "FULFILMENT_BACKEND": "redis://127.0.0.1:6379/15",
+        "FULFILMENT_STORE": "redis://127.0.0.1:6379/12",
+    }
+    for db in (12, 14, 15):
+        redis.Redis(db=db).flushdb()
+    with worker(
+        "fulfilment.celeryapp",
+        queues.split(","),
+        cwd=example,
+        paths=[example],
+        env=env,
+        concurrency=4,
+        pool="threads",
+        name="readme",
+    ):
+        done = subprocess.run(
+            [sys.executable, "-m", "fulfilment.start", "scenarios/happy_path.json"],
+            cwd=example,
+            env={**os.environ, **env, "PYTHONPATH": str(example)},
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("started fulfil_order as ")
+    assert lines[-1] == "fulfil_order: success"
+    # The README's queues are exactly the package's (no queue left without a worker).
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "selinonc.compiler",
+            "inspect",
+            ".",
+            "--task-queues",
+            "--dispatcher-queues",
+        ],
+        cwd=example,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    listed = {line.split(":")[1] for line in done.stdout.split() if ":" in line} - {""}
+    assert listed == set(queues.split(","))
