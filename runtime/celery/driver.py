@@ -155,6 +155,19 @@ class Driver:
 
     def step(self, flow_id: str, event: Event) -> Record:
         """Apply an event to a flow in the store and publish what it decided."""
+        record, actions, rechecks = self.decide(flow_id, event)
+        for action in actions:
+            self.publish(record.state.flow, flow_id, action)
+        self.store.published(flow_id, [a["id"] for a in actions])
+        if rechecks and record.state.status == RUNNING:
+            self.schedule_check(record, rechecks[-1])
+        return record
+
+    def decide(
+        self, flow_id: str, event: Event
+    ) -> tuple[Record, list[dict[str, Any]], list[float]]:
+        """Apply an event to a flow and save the state with the actions to publish (the
+        outbox); return them, and the sampling strategy's delays."""
         traces: list[Trace] = []
         recheck: list[float] = []
 
@@ -175,12 +188,7 @@ class Driver:
         record, actions = self.store.update(flow_id, apply)
         for trace in traces:
             self.tracer(trace.event, trace.details)
-        for action in actions:
-            self.publish(record.state.flow, flow_id, action)
-        self.store.published(flow_id, [a["id"] for a in actions])
-        if recheck and record.state.status == RUNNING:
-            self.schedule_check(record, recheck[-1])
-        return record
+        return record, actions, list(recheck)
 
     def publish(self, flow_name: str, flow_id: str, action: Mapping[str, Any]) -> None:
         """Send what a step decided: a task, a sub-flow's start, a wake-up, the flow's end."""

@@ -45,7 +45,7 @@ def e2e(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     sys.path[:0] = [str(root), str(PROJECT)]
     try:
         app_module = importlib.import_module("e2eapp")
-        yield {"env": env, "root": root, "app": app_module.app}
+        yield {"env": env, "root": root, "app": app_module.app, "driver": app_module.driver}
         app_module.driver.pool.close()
         app_module.driver.store.redis.close()
         app_module.app.close()
@@ -187,3 +187,27 @@ def test_flows_run_with_rabbitmq_as_the_broker(e2e: dict[str, Any]) -> None:
         finally:
             driver.store.redis.close()
             app.close()
+
+
+def test_the_safety_net_publishes_what_a_dead_step_saved_but_never_sent(
+    e2e: dict[str, Any], redis_worker: Any
+) -> None:
+    """A step that saved its decision and died before publishing: the check finds the outbox."""
+    import time
+
+    import selinonc.runtime.celery as selinonc_celery
+    from selinonc.runtime.events import Start
+    from selinonc.runtime.state import FlowState
+
+    driver = e2e["driver"]
+    flow_id = "dead-step-" + os.urandom(4).hex()
+    driver.store.create(FlowState(flow="store_and_read", id=flow_id, node_args=1), None)
+    record, actions, _ = driver.decide(flow_id, Start())  # saved, never published
+    assert [a["name"] for a in actions] == ["Produce"]
+    assert record.state.active == {f"{flow_id}.1": "Produce"}
+    time.sleep(2.2)  # the safety net leaves younger outbox entries to the step publishing them
+    driver.dispatcher.apply_async(
+        kwargs={"flow_id": flow_id, "event": "check"}, queue="e2e_dispatchers"
+    )
+    handle = selinonc_celery.FlowHandle(driver, flow_id, "store_and_read")
+    assert handle.wait(30) == "success"
