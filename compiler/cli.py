@@ -46,6 +46,15 @@ class Format(str, enum.Enum):
     json = "json"
 
 
+# Options several commands share.
+Compat = Annotated[
+    bool, typer.Option("--compat", help="Accept what Selinon 1.4.0 accepts (see `check`).")
+]
+OutputFormat = Annotated[
+    Format, typer.Option("--format", help="Print diagnostics as text or as JSON.")
+]
+
+
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"selinonc {__version__}")
@@ -73,9 +82,7 @@ def check(
             "the findings of checks Selinon lacks, become warnings.",
         ),
     ] = False,
-    output: Annotated[
-        Format, typer.Option("--format", help="Print diagnostics as text or as JSON.")
-    ] = Format.text,
+    output: OutputFormat = Format.text,
 ) -> None:
     """Validate a flow configuration and report every problem with its file, line and column.
 
@@ -132,12 +139,8 @@ def build(
             "directory differs from what the inputs give (for CI), 0 when it is current.",
         ),
     ] = False,
-    compat: Annotated[
-        bool, typer.Option("--compat", help="Accept what Selinon 1.4.0 accepts (see `check`).")
-    ] = False,
-    output: Annotated[
-        Format, typer.Option("--format", help="Print diagnostics as text or as JSON.")
-    ] = Format.text,
+    compat: Compat = False,
+    output: OutputFormat = Format.text,
 ) -> None:
     """Check the configuration and generate the Python package that workers import.
 
@@ -227,9 +230,7 @@ def inspect(
     flows: Annotated[bool, typer.Option("--flows", help="List the flows.")] = False,
     storages: Annotated[bool, typer.Option("--storages", help="List the storages.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the sections as JSON.")] = False,
-    compat: Annotated[
-        bool, typer.Option("--compat", help="Accept what Selinon 1.4.0 accepts (see `check`).")
-    ] = False,
+    compat: Compat = False,
 ) -> None:
     """List task queues, dispatcher queues, tasks, flows and storages (all when none is chosen).
 
@@ -270,9 +271,7 @@ def plot(
             "condition_foreach, storage, edge, store_edge, fallback_edge, fallback_true).",
         ),
     ] = None,
-    compat: Annotated[
-        bool, typer.Option("--compat", help="Accept what Selinon 1.4.0 accepts (see `check`).")
-    ] = False,
+    compat: Compat = False,
 ) -> None:
     """Draw each flow with graphviz: SVG or PNG when `dot` is installed, else DOT text."""
     from selinonc.compiler import plot as plotting
@@ -343,9 +342,7 @@ def run(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print a machine-readable report instead of tables.")
     ] = False,
-    compat: Annotated[
-        bool, typer.Option("--compat", help="Accept what Selinon 1.4.0 accepts (see `check`).")
-    ] = False,
+    compat: Compat = False,
 ) -> None:
     """Run one flow in this process, with no broker: tasks import from the current directory
     and PYTHONPATH.

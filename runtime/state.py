@@ -14,6 +14,19 @@ from dataclasses import dataclass, field
 from typing import Any
 
 NEW, RUNNING, RETRYING, SUCCEEDED, FAILED = "new", "running", "retrying", "succeeded", "failed"
+# What a flow retry forgets: everything about the nodes of the abandoned attempt.
+_PER_ATTEMPT = (
+    "active",
+    "finished",
+    "failed",
+    "handled",
+    "nowait",
+    "waiting",
+    "ready",
+    "triggered",
+    "reports",
+    "previous_retry",
+)
 
 
 @dataclass(slots=True, eq=False)
@@ -133,35 +146,13 @@ class FlowState:
 
     def restart(self) -> None:
         """Forget every node for a flow retry (ids keep counting, so none is reused)."""
-        saved = (
-            self.active,
-            self.finished,
-            self.failed,
-            self.handled,
-            self.nowait,
-            self.waiting,
-            self.ready,
-            self.triggered,
-            self.reports,
-            self.previous_retry,
-        )
-        self.active, self.finished, self.failed, self.handled, self.nowait = {}, {}, {}, {}, {}
-        self.waiting, self.ready, self.triggered = set(), {}, set()
-        self.reports, self.previous_retry = {}, None
+        saved = {name: getattr(self, name) for name in _PER_ATTEMPT}
+        for name, value in saved.items():
+            setattr(self, name, type(value)() if isinstance(value, dict | set) else None)
 
         def undo() -> None:
-            (
-                self.active,
-                self.finished,
-                self.failed,
-                self.handled,
-                self.nowait,
-                self.waiting,
-                self.ready,
-                self.triggered,
-                self.reports,
-                self.previous_retry,
-            ) = saved
+            for name, value in saved.items():
+                setattr(self, name, value)
 
         self._record(undo)
 
