@@ -3,6 +3,8 @@ virtual time. Each test names its checklist item (selinon-reference.md §8) or d
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import itertools
 import json
 import logging
@@ -461,3 +463,37 @@ def test_a_storage_that_stays_down_fails_the_flow_once_and_for_good() -> None:
     assert report.status == "failure"
     assert report.reason is not None and report.reason.startswith("storage error:")
     assert seen.count("DISPATCHER_RETRY") == 9
+
+
+class CountingStorage(InMemoryStorage):
+    reads = 0
+
+    def retrieve(self, flow_name: str, task_name: str, task_id: str) -> Any:
+        CountingStorage.reads += 1
+        return super().retrieve(flow_name, task_name, task_id)
+
+
+def test_107_a_result_cache_serves_repeated_reads_and_a_broken_cache_is_not_fatal() -> None:
+    from selinonc.runtime.caches import LRU
+    from selinonc.runtime.pool import StoragePool
+    from selinonc.runtime.tables import Cache
+
+    class BrokenCache(LRU):
+        def get(self, *args: Any, **kwargs: Any) -> Any:
+            raise RuntimeError("cache down")
+
+    for cache_class, reads in ((LRU, 1), (BrokenCache, 3)):
+        CountingStorage.reads = 0
+        store = CountingStorage()
+        base = make_system([chain("Echo")], {"Echo": (Echo, {})}, storage=store)
+        cache = Cache(name="LRU", create=functools.partial(cache_class, max_cache_size=10))
+        s = dataclasses.replace(
+            base,
+            storages={
+                "S": Storage(name="S", create=functools.partial(lambda x: x, store), cache=cache)
+            },
+        )
+        pool = StoragePool(s)
+        pool.store(None, "main", "Echo", "t1", {"v": 1})
+        assert [pool.retrieve("main", "Echo", "t1") for _ in range(3)] == [{"v": 1}] * 3
+        assert CountingStorage.reads == reads
