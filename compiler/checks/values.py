@@ -19,6 +19,8 @@ def _unsafe(value: Any, path: str = "") -> tuple[str, Any] | None:
         items: Any = ((f"{path}.{k}" if path else str(k), v) for k, v in value.items())
     elif isinstance(value, list | tuple):
         items = ((f"{path}[{i}]", v) for i, v in enumerate(value))
+    elif isinstance(value, str | float | bool) or value is None:
+        return None  # the common case, without rendering anything
     else:
         try:
             literals.scalar(value)
