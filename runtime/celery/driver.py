@@ -12,6 +12,7 @@ task runs again on another worker.
 from __future__ import annotations
 
 import importlib
+import json
 import logging
 import threading
 import time
@@ -43,7 +44,7 @@ from selinonc.runtime.events import (
 )
 from selinonc.runtime.pool import StoragePool
 from selinonc.runtime.runner import TaskRun, run_task
-from selinonc.runtime.state import RUNNING, FlowState
+from selinonc.runtime.state import FAILED, RUNNING, FlowState
 from selinonc.runtime.tables import System
 from selinonc.runtime.trace import tracer_for
 
@@ -156,12 +157,19 @@ class Driver:
     def step(self, flow_id: str, event: Event) -> Record:
         """Apply an event to a flow in the store and publish what it decided."""
         record, actions, rechecks = self.decide(flow_id, event)
-        for action in actions:
-            self.publish(record.state.flow, flow_id, action)
-        self.store.published(flow_id, [a["id"] for a in actions])
+        if not actions and not rechecks:
+            # Nothing new: a duplicate (a redelivered message, a step retried after publishing
+            # failed). Whatever an earlier step saved but did not send goes out now.
+            actions = self.store.unpublished(flow_id, older_than=0)
+        self._publish_all(record, actions)
         if rechecks and record.state.status == RUNNING:
             self.schedule_check(record, rechecks[-1])
         return record
+
+    def _publish_all(self, record: Record, actions: list[dict[str, Any]]) -> None:
+        for action in actions:
+            self.publish(record.state.flow, record.state.id, action)
+        self.store.published(record.state.id, [a["id"] for a in actions])
 
     def decide(
         self, flow_id: str, event: Event
@@ -183,6 +191,23 @@ class Driver:
                     recheck.append(action.after)
                 else:
                     out.append(_encode(record, action))
+            try:
+                json.dumps(out)
+            except (TypeError, ValueError) as exc:
+                # Messages are JSON: what cannot be sent fails the flow at once (a foreach
+                # item that is a set, say), as any other dispatcher failure does.
+                reason = f"dispatcher failure: a message is not JSON data ({exc})"
+                traces[:] = [Trace("DISPATCHER_FAILURE", {"flow_id": flow_id, "reason": reason})]
+                recheck.clear()
+                state = record.state
+                for sent in out:  # the nodes this step started were never sent
+                    state.active.pop(sent["id"], None)
+                    for ids in state.nowait.values():
+                        if sent["id"] in ids:
+                            ids.remove(sent["id"])
+                state.nowait = {name: ids for name, ids in state.nowait.items() if ids}
+                state.status = FAILED
+                return [_encode(record, FlowFailed(state.report(), reason))]
             return out
 
         record, actions = self.store.update(flow_id, apply)
@@ -262,7 +287,7 @@ class Driver:
 
     def schedule_check(self, record: Record, delay: float) -> None:
         seconds = max(delay, SAFETY_NET_SECONDS)
-        if self.store.claim_check(record.state.id, seconds + 1):
+        if self.store.claim_check(record.state.id, seconds + 60):  # released when it has run
             self.dispatcher.apply_async(
                 kwargs={"flow_id": record.state.id, "event": "check"},
                 queue=self.system.flow(record.state.flow).queue,
@@ -273,20 +298,23 @@ class Driver:
     def check(self, flow_id: str) -> None:
         """Publish decisions a dead step left unpublished; pick up finished tasks whose
         completion was never applied; look again later while the flow runs."""
-        self.store.release_check(flow_id)
         record = self.store.load(flow_id)
-        if record is None or record.state.status != RUNNING:
+        if record is None:
+            self.store.release_check(flow_id)
             return
-        stale = self.store.unpublished(flow_id, older_than=SAFETY_NET_SECONDS)
-        for action in stale:
-            self.publish(record.state.flow, flow_id, action)
-        self.store.published(flow_id, [a["id"] for a in stale])
+        # Even a flow that has ended may have its end (or a start) left unsent.
+        self._publish_all(record, self.store.unpublished(flow_id, older_than=SAFETY_NET_SECONDS))
+        if record.state.status != RUNNING:
+            self.store.release_check(flow_id)
+            return
         backend_enabled = type(self.app.backend).__name__ != "DisabledBackend"
         for node_id, name in list(record.state.active.items()):
             if self.system.is_flow(name) or not backend_enabled:
                 continue
             result = self.app.AsyncResult(node_id)
-            if result.state == "FAILURE":
+            if result.state == "FAILURE" and self.store.exception(node_id) is not None:
+                # The task failed for good (its exception is recorded) but the failure never
+                # reached the flow. A FAILURE without it is a worker's error, not the task's.
                 record = self.step(flow_id, NodeFailed(node_id))
             elif (
                 result.state == "SUCCESS"
@@ -294,6 +322,7 @@ class Driver:
                 and (result.result.get("selinonc") == "finished")
             ):
                 record = self.step(flow_id, NodeFinished(node_id))
+        self.store.release_check(flow_id)
         if record.state.status == RUNNING:
             self.schedule_check(record, record.state.previous_retry or SAFETY_NET_SECONDS)
 
@@ -303,6 +332,11 @@ class Driver:
         try:
             if event == "check":
                 self.check(flow_id)
+            elif event.startswith("node-"):  # a task's outcome its worker could not apply
+                kind, _, node_id = event[len("node-") :].partition(":")
+                self.step(
+                    flow_id, NodeFinished(node_id) if kind == "finished" else NodeFailed(node_id)
+                )
             else:
                 self.step(flow_id, Start() if event == "start" else Timer())
         except (StoreError, StorageError) as exc:
@@ -313,8 +347,19 @@ class Driver:
 
     def run_node(self, task: Task, job: dict[str, Any]) -> Any:
         flow_id, node_id = job["flow_id"], job["node_id"]
-        record = self.store.load(flow_id)
-        if record is None or record.state.status != RUNNING or node_id not in record.state.active:
+        try:
+            record = self.store.load(flow_id)
+        except StoreError as exc:  # the task has not run yet: running it later is safe
+            raise task.retry(countdown=1, exc=exc, max_retries=None) from exc
+        in_nowait = record is not None and any(
+            node_id in ids for ids in record.state.nowait.values()
+        )
+        tracked = (
+            record is not None
+            and record.state.status == RUNNING
+            and (node_id in record.state.active)
+        )
+        if not (tracked or in_nowait):
             return {"selinonc": "skipped"}  # a duplicate, or an attempt a flow retry abandoned
         run = TaskRun(
             node_id,
@@ -331,23 +376,41 @@ class Driver:
             raise task.retry(
                 kwargs={**job, "attempt": attempt}, countdown=outcome.countdown, max_retries=None
             )
-        event = NodeFinished(node_id) if outcome.kind == "finished" else NodeFailed(node_id)
-        self._apply_with_retries(task, flow_id, event)
+        if not in_nowait:
+            finished = outcome.kind == "finished"
+            self._record(
+                flow_id, node_id, NodeFinished(node_id) if finished else NodeFailed(node_id)
+            )
         if outcome.kind == "failed" and outcome.exception is not None:
-            raise outcome.exception
+            error = outcome.exception
+            # The user's exception marks the Celery task failed; one that is not an Exception
+            # (sys.exit()) would take the pool process down with it.
+            raise error if isinstance(error, Exception) else TaskFailure(repr(error))
         return {"selinonc": "finished", "location": _jsonable(outcome.location)}
 
-    def _apply_with_retries(self, task: Task, flow_id: str, event: Event) -> None:
-        for attempt in range(5):
+    def _record(self, flow_id: str, node_id: str, event: NodeFinished | NodeFailed) -> None:
+        """Apply a task's outcome; when the store or a storage is down, hand it to the
+        dispatcher, which retries until it is applied (the task itself is not run again)."""
+        for attempt in range(3):
             try:
                 self.step(flow_id, event)
                 return
             except (StoreError, StorageError) as exc:
-                _log.warning(
-                    "applying %s to flow %s failed (%s); trying again", event, flow_id, exc
-                )
-                time.sleep(0.2 * (attempt + 1))
-        self.step(flow_id, event)  # the last try raises; the safety net picks the node up
+                _log.warning("applying %s to flow %s failed (%s)", event, flow_id, exc)
+                time.sleep(0.1 * (attempt + 1))
+        kind = "finished" if isinstance(event, NodeFinished) else "failed"
+        self.dispatcher.apply_async(
+            kwargs={"flow_id": flow_id, "event": f"node-{kind}:{node_id}"},
+            queue=self._flow_queue(flow_id),
+            serializer="json",
+        )
+
+    def _flow_queue(self, flow_id: str) -> str:
+        try:
+            record = self.store.load(flow_id)
+        except StoreError:
+            record = None
+        return self.system.flow(record.state.flow).queue if record else "celery"
 
 
 def _jsonable(value: Any) -> Any:

@@ -85,12 +85,18 @@ class FlowStore:
                         raise StoreError(f"no flow {flow_id!r} in the flow store {self.url}")
                     record = _decode(raw)
                     actions = step(record)
-                    pipe.multi()
                     value = {
                         "state": record.state.to_json(),
                         "owner": list(record.owner) if record.owner else None,
                     }
-                    pipe.set(key, json.dumps(value), ex=KEEP_SECONDS)
+                    text = json.dumps(value)
+                    if not actions and text.encode() == (
+                        raw if isinstance(raw, bytes) else raw.encode()
+                    ):
+                        pipe.unwatch()  # a no-op step (a duplicate event): nothing to write
+                        return record, []
+                    pipe.multi()
+                    pipe.set(key, text, ex=KEEP_SECONDS)
                     if actions:
                         now = time.time()
                         pipe.hset(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 from selinonc.runtime.errors import StorageError
@@ -62,12 +63,21 @@ class SQLStorage(DataStorage):
             sa.Column("error", sa.Text, nullable=True),
             sa.Column("created", sa.DateTime(timezone=True), server_default=sa.func.now()),
         )
-        try:
-            metadata.create_all(engine, checkfirst=True)
-        except sa.exc.SQLAlchemyError as exc:
-            engine.dispose()
-            reason = getattr(exc, "orig", None) or exc
-            raise StorageError(f"cannot connect to the SQL storage at {where}: {reason}") from exc
+        for attempt in range(3):
+            try:
+                metadata.create_all(engine, checkfirst=True)
+                break
+            except sa.exc.SQLAlchemyError as exc:
+                # Worker processes starting together race to create the table; the loser sees
+                # "already exists" (or a duplicate type) and finds the table on the next look.
+                text = str(exc).lower()
+                if attempt < 2 and ("already exists" in text or "duplicate" in text):
+                    continue
+                engine.dispose()
+                reason = getattr(exc, "orig", None) or exc
+                raise StorageError(
+                    f"cannot connect to the SQL storage at {where}: {reason}"
+                ) from exc
         self.engine = engine
 
     def is_connected(self) -> bool:
@@ -109,12 +119,23 @@ class SQLStorage(DataStorage):
     def _insert(self, what: str, values: dict[str, Any]) -> Any:
         import sqlalchemy as sa
 
-        # A task that runs again (its worker died after storing) replaces its row.
-        self._run(
-            "replace a row", sa.delete(self.table).where(self.table.c.task_id == values["task_id"])
-        )
-        result = self._run(what, sa.insert(self.table).values(**values))
-        return result.inserted_primary_key[0]
+        # A task that runs again (its worker died after storing) replaces its row, in one
+        # transaction; a deadlock between concurrent writers (MariaDB's gap locks) is retried.
+        for attempt in range(5):
+            try:
+                with self.engine.begin() as connection:
+                    connection.execute(
+                        sa.delete(self.table).where(self.table.c.task_id == values["task_id"])
+                    )
+                    result = connection.execute(sa.insert(self.table).values(**values))
+                return result.inserted_primary_key[0]
+            except sa.exc.OperationalError as exc:
+                if "deadlock" not in str(exc).lower() or attempt == 4:
+                    raise StorageError(f"the SQL storage could not {what}: {exc}") from exc
+                time.sleep(0.01 * (attempt + 1))
+            except sa.exc.SQLAlchemyError as exc:
+                raise StorageError(f"the SQL storage could not {what}: {exc}") from exc
+        raise AssertionError("unreachable")
 
     def store(
         self, node_args: Any, flow_name: str, task_name: str, task_id: str, result: Any

@@ -211,3 +211,33 @@ def test_the_safety_net_publishes_what_a_dead_step_saved_but_never_sent(
     )
     handle = selinonc_celery.FlowHandle(driver, flow_id, "store_and_read")
     assert handle.wait(30) == "success"
+
+
+def test_a_nowait_task_runs_though_the_flow_does_not_wait_for_it(
+    e2e: dict[str, Any], redis_worker: Any
+) -> None:
+    handle, status = _run(e2e, "with_nowait")
+    assert status == "success"
+    report = handle.outcome()["report"]
+    (marker_id,) = report["nowait_nodes"]["Marker"]
+    assert wait_for(e2e["root"] / f"marker-{marker_id}") == "with_nowait"
+
+
+def test_a_foreach_item_that_is_not_json_fails_the_flow_as_a_dispatcher_failure(
+    e2e: dict[str, Any], redis_worker: Any
+) -> None:
+    handle, status = _run(e2e, "bad_foreach")
+    assert status == "failed"
+    outcome = handle.outcome()
+    assert outcome["reason"].startswith("dispatcher failure: a message is not JSON data")
+    assert outcome["report"]["finished_nodes"].keys() == {"Produce"}
+
+
+def test_a_task_calling_sys_exit_fails_and_its_worker_lives_on(
+    e2e: dict[str, Any], redis_worker: Any
+) -> None:
+    seen = len(redis_worker.log)
+    handle, status = _run(e2e, "exits")
+    assert status == "failed"
+    assert handle.outcome()["report"]["failed_nodes"].keys() == {"Exits"}
+    assert not any("WorkerLostError" in line for line in redis_worker.log[seen:])

@@ -95,3 +95,34 @@ def test_an_unreachable_sql_server_is_a_clear_storage_error() -> None:
 def test_a_bad_sql_url_is_a_clear_storage_error() -> None:
     with pytest.raises(StorageError, match="cannot use the SQL storage URL"):
         SQLStorage(url="nosuchdialect://x").connect()
+
+
+def _connect(url: str, table: str) -> str:
+    storage = SQLStorage(url=url, table=table)
+    try:
+        storage.connect()
+        storage.store(None, "f", "T", uuid.uuid4().hex, 1)
+        return "ok"
+    except StorageError as exc:
+        return str(exc)
+    finally:
+        storage.disconnect()
+
+
+@pytest.mark.parametrize("dialect", list(SQL_URLS))
+def test_worker_processes_connecting_at_once_create_the_table_once(dialect: str) -> None:
+    import multiprocessing
+
+    url, service = SQL_URLS[dialect]
+    require(service)
+    table = "selinonc_race_" + uuid.uuid4().hex[:8]
+    with multiprocessing.get_context("fork").Pool(6) as pool:
+        outcomes = pool.starmap(_connect, [(url, table)] * 6)
+    assert outcomes == ["ok"] * 6
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(url)
+    with engine.begin() as connection:
+        assert connection.execute(sa.text(f"select count(*) from {table}")).scalar() == 6
+        connection.execute(sa.text(f"drop table {table}"))
+    engine.dispose()

@@ -15,6 +15,21 @@ def numbers(results: Any, node_args: Any) -> list[int]:
     return list(range(int(node_args["count"])))
 
 
+def sets(results: Any, node_args: Any) -> list[set[int]]:
+    """A foreach whose items cannot be JSON."""
+    return [{1, 2}]
+
+
+class Marker(SelinonTask):
+    def run(self, node_args: Any) -> Any:
+        (Path(os.environ["E2E_DIR"]) / f"marker-{self.task_id}").write_text(self.flow_name)
+
+
+class Exits(SelinonTask):
+    def run(self, node_args: Any) -> Any:
+        raise SystemExit(3)
+
+
 class Produce(SelinonTask):
     def run(self, node_args: Any) -> Any:
         return {"produced": node_args, "by": self.task_id}
