@@ -27,13 +27,14 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode="markdown",  # paragraphs of docstrings flow as one text
 )
 
 Inputs = Annotated[
     list[str],
     typer.Argument(
         help="The nodes file and flow files, or directories searched recursively for "
-        "*.yaml/*.yml (dot-files skipped), in any order. One file may hold everything.",
+        "`*.yaml`/`*.yml` files (dot-files skipped), in any order. One file may hold everything.",
         show_default=False,
     ),
 ]
@@ -344,11 +345,10 @@ def run(
     ] = False,
     compat: Compat = False,
 ) -> None:
-    """Run one flow in this process, with no broker: tasks import from the current directory
-    and PYTHONPATH.
+    """Run one flow in this process, with no broker (tasks import from here and PYTHONPATH).
 
-    Exit code 0 when the flow succeeds, 1 when it fails (or the configuration has errors),
-    2 on usage errors.
+    Exit code 0 when the flow succeeds, 1 when it fails or the configuration has errors, 2 on
+    usage errors.
     """
     from selinonc.compiler import run as running
 
