@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import gc
 import json
 import os
 import sys
-from collections.abc import Mapping, Sequence
-from typing import Annotated, Any, NoReturn
+from collections.abc import Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -19,6 +20,9 @@ from selinonc.compiler.emit import EmitError
 from selinonc.compiler.inputs import UsageError, expand
 from selinonc.compiler.model import Project
 from selinonc.compiler.source import SourceFile
+
+if TYPE_CHECKING:
+    from selinonc.runtime.tables import System
 
 app = typer.Typer(
     name="selinonc",
@@ -361,9 +365,9 @@ def run(
     console = Console()
     live = not as_json and console.is_terminal
     try:
-        if package is not None:
+        with _system(inputs or [], package, compat) as system:
             report = running.run_flow(
-                running.imported_system(package),
+                system,
                 flow,
                 args,
                 workers=workers,
@@ -371,22 +375,6 @@ def run(
                 live=live,
                 console=console,
             )
-        else:
-            files = _expand(inputs or [])
-            result = pipeline.build_package(files, compat=compat)
-            if result.files is None:
-                _report(result.diagnostics, result.sources, len(files), Format.text)
-                raise typer.Exit(1)
-            with running.built_system(result.files) as system:
-                report = running.run_flow(
-                    system,
-                    flow,
-                    args,
-                    workers=workers,
-                    real_time=real_time,
-                    live=live,
-                    console=console,
-                )
     except running.RunError as exc:
         _usage(str(exc))
     if as_json:
@@ -397,6 +385,23 @@ def run(
         reason = f" ({report.reason})" if report.reason else ""
         console.print(f"flow {flow}: {report.status}{reason} in {report.clock:.2f} s {clock} time")
     raise typer.Exit(0 if report.status == "success" else 1)
+
+
+@contextlib.contextmanager
+def _system(inputs: list[str], package: str | None, compat: bool) -> Iterator[System]:
+    """The system to run: an importable package, or the inputs built into a temporary one."""
+    from selinonc.compiler import run as running
+
+    if package is not None:
+        yield running.imported_system(package)
+        return
+    files = _expand(inputs)
+    result = pipeline.build_package(files, compat=compat)
+    if result.files is None:
+        _report(result.diagnostics, result.sources, len(files), Format.text)
+        raise typer.Exit(1)
+    with running.built_system(result.files) as system:
+        yield system
 
 
 def _usage(message: str) -> NoReturn:
