@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -75,13 +75,41 @@ class _At:
     def key_span(self, key: str) -> Span:
         return self.doc.key_span((*self.path, key))
 
-    def option_spans(self) -> dict[str, Span]:
-        data = self.value()
-        return {k: self.key_span(k) for k in data} if isinstance(data, dict) else {}
+    def option_spans(self) -> Mapping[str, Span]:
+        """Where each key of the mapping here was written (made when asked for)."""
+        return _Spans(self.doc, self.path, self.data, keys=True)
 
-    def value_spans(self) -> dict[str, Span]:
-        data = self.value()
-        return {k: self.span(k) for k in data} if isinstance(data, dict) else {}
+    def value_spans(self) -> Mapping[str, Span]:
+        """Where each value of the mapping here was written (made when asked for)."""
+        return _Spans(self.doc, self.path, self.data, keys=False)
+
+
+class _Spans(Mapping[str, Span]):
+    """The spans of a mapping's keys or values, looked up when asked for.
+
+    Checks need them only for what they report, and 10,000 tasks would make 80,000 of them.
+    """
+
+    __slots__ = ("_data", "_doc", "_keys", "_path")
+
+    def __init__(self, doc: Document, path: JsonPath, data: Any, *, keys: bool) -> None:
+        self._doc, self._path, self._keys = doc, path, keys
+        self._data = data if isinstance(data, dict) else {}
+
+    def __getitem__(self, key: str) -> Span:
+        if key not in self._data:
+            raise KeyError(key)
+        path = (*self._path, key)
+        return self._doc.key_span(path) if self._keys else self._doc.span(path)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._data  # without making the span
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
 
 
 def _refs(at: _At, key: str) -> tuple[Ref, ...]:
@@ -118,7 +146,7 @@ def _condition(at: _At) -> Condition:
             name_span=at.span("name"),
             node=Ref(name=node, span=at.span("node")) if node is not None else None,
             args=args,
-            arg_spans={k: at.child("args").key_span(k) for k in args},
+            arg_spans=at.child("args").option_spans(),
             span=at.span(),
         )
     # Selinon looks for the keys in the order name, or, not, and (the schema flags the others).
@@ -286,7 +314,7 @@ def _sampling(at: _At | None) -> Sampling | None:
         import_=data.get("import") or DEFAULT_STRATEGIES_MODULE,
         import_span=at.span("import") if "import" in data else at.span(),
         args=args,
-        arg_spans={k: at.child("args").key_span(k) for k in args},
+        arg_spans=at.child("args").option_spans(),
         span=at.span(),
     )
 

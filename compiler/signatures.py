@@ -75,6 +75,13 @@ def match_args(signature: Signature, implicit: Sequence[str], given: Sequence[st
         The missing parameters (signature order), the extra and implicit names (YAML order),
         and the extra names that look like a missing parameter, paired with it (YAML order).
     """
+    return _match_args(signature, tuple(implicit), tuple(given))
+
+
+@functools.lru_cache(maxsize=4096)  # configurations repeat the same calls thousands of times
+def _match_args(
+    signature: Signature, implicit: tuple[str, ...], given: tuple[str, ...]
+) -> ArgsMatch:
     explicit = [p for p in signature.params if p not in implicit]
     missing = [p for p in explicit if p not in given and p not in signature.optional]
     unknown = [g for g in given if g not in implicit and g not in explicit and not signature.open]

@@ -80,16 +80,16 @@ def _catalog(project: Project) -> signatures.Catalog:
     return signatures.predicates(project.global_.predicates_module)
 
 
-def _typed_uses(project: Project) -> Iterator[tuple[_Use, Signature]]:
-    """Leaves whose predicate is known, with its signature (none when the module is unknown)."""
+@functools.lru_cache(maxsize=8)
+def _typed_uses(project: Project) -> tuple[tuple[_Use, Signature], ...]:
+    """Leaves whose predicate is known, with its signature (none when the module is unknown);
+    memoised per project, as several checks ask."""
     uses = _uses(project)
     if not uses:  # no condition at all: do not import a custom module for nothing
-        return
+        return ()
     catalog = _catalog(project)
-    for use in uses:
-        signature = catalog.functions.get(use.leaf.name)
-        if signature is not None:
-            yield use, signature
+    typed = ((use, catalog.functions.get(use.leaf.name)) for use in uses)
+    return tuple((use, signature) for use, signature in typed if signature is not None)
 
 
 def _reads_result(signature: Signature) -> bool:

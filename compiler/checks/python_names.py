@@ -37,9 +37,11 @@ def _node_names(project: Project) -> Iterator[Named]:
         at = task.value_spans
         what = f"task {task.name!r}"
         yield False, "a task name", Ref(name=task.name, span=task.span)
-        if "classname" in at:  # else the class is the task name, checked just above
+        # The spans of 10,000 tasks' classes and imports are made only for names that are wrong.
+        if "classname" in at and _problem(False, task.classname):  # else: the task name's
             yield False, f"the class of {what}", Ref(name=task.classname, span=at["classname"])
-        yield True, f"the import of {what}", _ref(task.import_, at.get("import"), task.span)
+        if _problem(True, task.import_):
+            yield True, f"the import of {what}", _ref(task.import_, at.get("import"), task.span)
         if task.selective_run_function is not None:
             yield from _function(
                 f"the selective run function of {what}", task.selective_run_function
