@@ -168,26 +168,28 @@ class _Walker:
 
     def mapping(self, node: MappingNode, at: JsonPath, depth: int, record: bool) -> dict[str, Any]:
         out: dict[str, Any] = {}
-        seen: dict[str, Mark] = {}
         merges: list[Node] = []
-        for key_node, value_node in node.value:
-            if key_node.tag == _MERGE_TAG:
+        for index, (key_node, value_node) in enumerate(node.value):
+            if type(key_node) is ScalarNode and key_node.tag == _STR_TAG:
+                key = key_node.value  # the common key, inlined
+            elif key_node.tag == _MERGE_TAG:
                 merges.append(value_node)
                 continue
-            key = self.key(key_node)
-            if key is None:
-                continue
-            if key in seen:
+            else:
+                key = self.key(key_node)
+                if key is None:
+                    continue
+            if key in out:  # merges are applied after the loop: `out` holds explicit keys only
+                first = _previous_key(node, index, key)
                 self.diagnostics.append(
                     Diagnostic.error(
                         "SC102",
                         self.span(key_node),
-                        f"duplicate key {key!r} (first defined at line {seen[key].line + 1})",
+                        f"duplicate key {key!r} (first defined at line {first.line + 1})",
                         hint="remove one of the two; YAML would silently keep only the last",
                     )
                 )
                 del out[key]  # like YAML loaders (and under --compat), the last one wins
-            seen[key] = key_node.start_mark
             path = (*at, key)
             if record:
                 self.key_marks[path] = key_node.start_mark
@@ -266,6 +268,14 @@ class _Walker:
             )
         )
         return None
+
+
+def _previous_key(node: MappingNode, index: int, key: str) -> Mark:
+    """Where the same key was written before position `index` of a mapping (for SC102)."""
+    for key_node, _ in reversed(node.value[:index]):
+        if isinstance(key_node, ScalarNode) and key_node.tag == _STR_TAG and key_node.value == key:
+            return key_node.start_mark
+    return node.start_mark
 
 
 def _kind(node: Node) -> str:
