@@ -11,7 +11,7 @@ of finished instances that complete them), not the size of the flow.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from selinonc.runtime import selective, strategies
@@ -438,8 +438,3 @@ def _shown(items: Any) -> Any:
         return {"items": len(items)}
     except TypeError:
         return {"items": "?"}
-
-
-def iter_actions(actions: Iterable[Action], kind: type[Any]) -> Iterator[Any]:
-    """The actions of one kind, in order (a helper for drivers and tests)."""
-    return (a for a in actions if isinstance(a, kind))
