@@ -163,12 +163,13 @@ def build(
     except EmitError as exc:
         typer.echo(f"selinonc: error: {exc}", err=True)
         raise typer.Exit(1) from None
-    if result.files is None or result.diagnostics:
+    as_json = output is Format.json  # then stdout holds only the JSON document
+    if result.files is None or result.diagnostics or as_json:
         _report(result.diagnostics, result.sources, len(files), output)
     if result.files is None:
         raise typer.Exit(1)
     if check_only:
-        _check_package(result.files, out)
+        _check_package(result.files, out, quiet=as_json)
     try:
         written = emit.write(result.files, out)
     except EmitError as exc:
@@ -177,17 +178,19 @@ def build(
     typer.echo(
         f"wrote {out}: {len(result.files)} files, {len(written.changed)} changed, "
         f"{len(written.removed)} removed",
-        err=output is Format.json,  # stdout holds only the JSON document then
+        err=as_json,
     )
     if written.kept:
         typer.echo(
             f"note: left {len(written.kept)} file(s) selinonc did not generate: "
-            + ", ".join(written.kept)
+            + ", ".join(written.kept),
+            err=as_json,
         )
     raise typer.Exit(0)
 
 
-def _check_package(files: Mapping[str, str], out: str) -> None:
+def _check_package(files: Mapping[str, str], out: str, *, quiet: bool) -> None:
+    """Compare the package on disk; with `quiet` (JSON output), the verdict goes to stderr."""
     from selinonc.compiler import emit
 
     difference = emit.compare(files, out)
@@ -198,9 +201,9 @@ def _check_package(files: Mapping[str, str], out: str) -> None:
             err=True,
         )
     if difference.current:
-        typer.echo(f"{out} is current ({len(files)} files)")
+        typer.echo(f"{out} is current ({len(files)} files)", err=quiet)
         raise typer.Exit(0)
-    typer.echo(difference.diff, nl=False)
+    typer.echo(difference.diff, nl=False, err=quiet)
     parts = [
         f"{len(paths)} {what}"
         for paths, what in (
@@ -210,7 +213,10 @@ def _check_package(files: Mapping[str, str], out: str) -> None:
         )
         if paths
     ]
-    typer.echo(f"{out} is not what the inputs give: {', '.join(parts)}; run `selinonc build` again")
+    typer.echo(
+        f"{out} is not what the inputs give: {', '.join(parts)}; run `selinonc build` again",
+        err=quiet,
+    )
     raise typer.Exit(1)
 
 

@@ -189,12 +189,19 @@ def write(files: Mapping[str, str], out_dir: str) -> Written:
     return Written(changed, difference.extra, difference.foreign)
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def _write_atomically(path: str, text: str) -> None:
     os.makedirs(os.path.dirname(path), exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".selinonc-", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
             handle.write(text)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp's 0600 would hide the package from workers
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

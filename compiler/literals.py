@@ -1,4 +1,4 @@
-"""Render YAML values as inert Python literals, laid out the way ruff format lays them out.
+"""Render YAML values as inert Python literals, laid out close to ruff format's style.
 
 Only data reaches generated code: None, booleans, integers, floats, strings, lists and mappings
 with string keys. Anything else (dates, bytes) is refused with `UnsafeValue`; check SC701 reports

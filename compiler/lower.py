@@ -220,7 +220,7 @@ def _task(project: Project, task: Task, names: Namespace, origins: Origins) -> s
     if task.retry_countdown:
         fields.append(("retry_countdown", repr(task.retry_countdown)))
     if task.throttling is not None:
-        fields.append(("throttling", timedelta_expr(task.throttling.interval, 3)))
+        fields.append(("throttling", timedelta_expr(task.throttling.interval, 2)))
     if task.selective_run_function is not None:
         function = task.selective_run_function
         module = builtins.runtime_module(function.import_)

@@ -116,7 +116,7 @@ def body(condition: Condition, sources: tuple[Ref, ...], p: Predicates) -> str:
     renderer = _Renderer(sources, p)
     one = renderer.render(condition, len("    return "), 1)
     if "\n" in one and _composite(condition):
-        # A long `and`/`or`: one operand per line inside parentheses, as ruff format does.
+        # A long `and`/`or`: one operand per line inside parentheses.
         return "    return (\n        " + renderer.render(condition, 8, 2) + "\n    )"
     return f"    return {one}"
 

@@ -10,7 +10,13 @@ from typing import Any
 from selinonc.compiler import builtins, literals, signatures
 from selinonc.compiler import lower_conditions as conditions
 from selinonc.compiler.imports import Import, block
-from selinonc.compiler.lower_support import Origins, constructor, factory, queue_expr
+from selinonc.compiler.lower_support import (
+    Origins,
+    constructor,
+    factory,
+    queue_expr,
+    timedelta_expr,
+)
 from selinonc.compiler.model import Condition, Edge, Failure, Flow, Project, Propagate, Ref
 from selinonc.compiler.naming import Namespace
 
@@ -212,8 +218,7 @@ class _FlowLowering:
         if flow.sampling is not None:
             fields.append(("sampling", self.sampling()))
         if flow.throttling is not None:
-            interval = literals.keyword_args(flow.throttling.interval, 8, 2)
-            fields.append(("throttling", literals.call("timedelta", interval, 8, 1)))
+            fields.append(("throttling", timedelta_expr(flow.throttling.interval, 1)))
             self.uses.add("timedelta")
         if flow.cache is not None:
             fields.append(("cache", self.cache()))

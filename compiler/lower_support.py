@@ -61,9 +61,11 @@ def queue_expr(template: str, what: str) -> str:
     return f"expand({literals.string(template)}, {literals.string(what)})"
 
 
-def timedelta_expr(interval: Mapping[str, Any], column: int) -> str:
-    """`timedelta(seconds=1, ...)` for a throttling interval."""
-    return literals.call("timedelta", literals.keyword_args(interval, column, 2), column, 2)
+def timedelta_expr(interval: Mapping[str, Any], level: int) -> str:
+    """`timedelta(seconds=1, ...)` for a `throttling=` field on a line indented at `level`."""
+    column = len(INDENT) * level + len("throttling=")
+    arguments = literals.keyword_args(interval, column, level + 1)
+    return literals.call("timedelta", arguments, column, level)
 
 
 def factory(name: str, module: str, classname: str, configuration: Any, what: str) -> str:

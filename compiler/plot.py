@@ -36,7 +36,6 @@ DEFAULT_STYLE: Mapping[str, Mapping[str, str]] = {
     "fallback_edge": {"style": "dashed", "color": "#c0392b"},
     "fallback_true": {"shape": "plaintext", "label": "handled"},
 }
-FORMATS = ("svg", "png", "dot")
 
 
 class StyleError(ValueError):

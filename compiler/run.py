@@ -3,6 +3,7 @@ on the embedded executor, with a live view of its nodes and a summary, or a JSON
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import json
 import os
@@ -92,7 +93,6 @@ def _flow_tree(executor: Executor, flow_name: str) -> Tree:
     """The live view: flows, each with its nodes and their states."""
     nodes = list(executor.nodes.values())
     root = Tree(Text(flow_name, style="bold"))
-    branches: dict[str, Tree] = {"flow": root}
     children: dict[str, list[NodeRecord]] = {}
     for node in nodes:
         children.setdefault(node.flow_id, []).append(node)
@@ -106,7 +106,6 @@ def _flow_tree(executor: Executor, flow_name: str) -> Tree:
             if node.retries:
                 label.append(f" retried {node.retries} times", style="magenta")
             branch = tree.add(label)
-            branches[node.id] = branch
             if node.kind == "flow":
                 add(node.id, branch)
         rest = Counter(n.status for n in members[_MAX_SHOWN:])
@@ -151,39 +150,28 @@ def run_flow(
         RunError: when the flow does not exist.
     """
     from selinonc.runtime.errors import UnknownFlowError
-    from selinonc.runtime.trace import tracer_for
 
-    if not live:
-        executor = Executor(system, workers=workers, real_time=real_time)
-        executor.tracer = tracer_for(system, executor.pool)
-        return _run(executor, flow_name, node_args)
-    with Live(console=console, refresh_per_second=10, transient=True) as view:
-        shown = [0.0]
+    shown = [0.0]
+    view: Any = Live(console=console, refresh_per_second=10, transient=True) if live else None
 
-        def changed(_: NodeRecord) -> None:
-            # Rebuilding the tree costs a walk over every node: ten times a second at most.
-            now = time.monotonic()
-            if now - shown[0] >= 0.1:
-                shown[0] = now
-                view.update(_flow_tree(executor, flow_name))
+    def changed(_: NodeRecord) -> None:
+        # Rebuilding the tree costs a walk over every node: ten times a second at most.
+        now = time.monotonic()
+        if now - shown[0] >= 0.1:
+            shown[0] = now
+            view.update(_flow_tree(executor, flow_name))
 
-        executor = Executor(system, workers=workers, real_time=real_time, listener=changed)
-        executor.tracer = tracer_for(system, executor.pool)
+    executor = Executor(
+        system, workers=workers, real_time=real_time, listener=changed if live else None
+    )
+    with view if view is not None else contextlib.nullcontext():
         try:
-            return _run(executor, flow_name, node_args)
-        except UnknownFlowError:
-            raise
+            return executor.run(flow_name, node_args)
+        except UnknownFlowError as exc:
+            raise RunError(str(exc)) from None
         finally:
-            view.update(Group())
-
-
-def _run(executor: Executor, flow_name: str, node_args: Any) -> RunReport:
-    from selinonc.runtime.errors import UnknownFlowError
-
-    try:
-        return executor.run(flow_name, node_args)
-    except UnknownFlowError as exc:
-        raise RunError(str(exc)) from None
+            if view is not None:
+                view.update(Group())
 
 
 def report_json(report: RunReport) -> str:

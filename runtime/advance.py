@@ -90,13 +90,15 @@ class _ActiveView(Sequence[dict[str, str]]):
 
     def __init__(self, active: Mapping[str, str]) -> None:
         self._active = active
+        self._items: list[dict[str, str]] | None = None
 
     def __len__(self) -> int:
         return len(self._active)
 
     def __getitem__(self, index: Any) -> Any:
-        items = [{"name": n, "id": i} for i, n in self._active.items()]
-        return items[index]
+        if self._items is None:
+            self._items = [{"name": n, "id": i} for i, n in self._active.items()]
+        return self._items[index]
 
 
 class _Step:

@@ -1,4 +1,7 @@
-"""Caches of task results (per storage) and node states (per flow): the predecessor's five.
+"""Caches of task results (per storage): the predecessor's five kinds.
+
+A flow's `cache` (the predecessor's cache of node states) is accepted and compiled, but the
+event-driven runtime has no node states to look up, so nothing reads it.
 
 `add(item_id, item, task_name=None, flow_name=None)` and `get(item_id, ...)`, which raises
 `CacheMissError` on a miss. A `max_cache_size` of 0 turns a cache off (adding keeps nothing).

@@ -14,7 +14,7 @@ from typing import Any
 
 @dataclass(frozen=True, slots=True)
 class Start:
-    """Start the flow: fire its starting edges (also after a flow retry's countdown)."""
+    """Start the flow: fire its starting edges (a flow retry starts again on `Timer`)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,7 @@ events, so nothing polls.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import heapq
 import itertools
 import time
@@ -37,7 +38,7 @@ from selinonc.runtime.pool import StoragePool
 from selinonc.runtime.runner import Outcome, TaskRun, run_task
 from selinonc.runtime.state import FAILED, FlowState
 from selinonc.runtime.tables import System
-from selinonc.runtime.trace import Tracer
+from selinonc.runtime.trace import Tracer, tracer_for
 
 # A storage error in a dispatcher step retries the step; after this many, the flow fails.
 MAX_DISPATCHER_RETRIES = 10
@@ -133,7 +134,8 @@ class Executor:
         system: a generated package's SYSTEM.
         workers: tasks run on this many threads (1: inline, in order).
         real_time: sleep through countdowns instead of moving a virtual clock.
-        tracer: receives every trace event (name, details).
+        tracer: receives every trace event (name, details); by default, the tracers of the
+            package's `global.trace`.
         listener: called with a node's record whenever it changes (for live views).
     """
 
@@ -149,9 +151,9 @@ class Executor:
         self.system = system
         self.workers = max(1, workers)
         self.real_time = real_time
-        self.tracer = tracer or Tracer()
-        self.listener = listener
         self.pool = StoragePool(system)
+        self.tracer = tracer or tracer_for(system, self.pool)  # the package's global.trace
+        self.listener = listener
         self.exceptions: dict[str, BaseException] = {}
         self.nodes: dict[str, NodeRecord] = {}
         self._states: dict[str, FlowState] = {}
@@ -266,7 +268,7 @@ class Executor:
                 outcome.error,
             )
             attempt = job.attempt + (1 if outcome.counted else 0)
-            self._push(outcome.countdown, _replace_attempt(job, attempt))
+            self._push(outcome.countdown, dataclasses.replace(job, attempt=attempt))
         else:
             ok = outcome.kind == "finished"
             record.status = "succeeded" if ok else "failed"
@@ -388,12 +390,6 @@ class Executor:
                 NodeFinished(node_id, action.report) if ok else NodeFailed(node_id, action.report)
             )
             self._push(0, _FlowEvent(parent_flow, event))
-
-
-def _replace_attempt(job: TaskRun, attempt: int) -> TaskRun:
-    return TaskRun(
-        job.node_id, job.name, job.flow_name, job.flow_id, job.node_args, job.parent, attempt
-    )
 
 
 class _Inline:

@@ -498,3 +498,25 @@ def test_build_json_keeps_stdout_for_the_json_document(tmp_path: Path) -> None:
     assert done.returncode == 0
     assert json.loads(done.stdout)["diagnostics"][0]["code"] == "SC505"
     assert done.stderr.startswith("wrote pkg:")
+
+
+def test_generated_files_are_readable_by_the_workers_group_and_others(tmp_path: Path) -> None:
+    old = os.umask(0o022)
+    try:
+        done = selinonc("build", ".", "-o", str(tmp_path / "pkg"), cwd=EXAMPLES / "image-pipeline")
+    finally:
+        os.umask(old)
+    assert done.returncode == 0
+    modes = {p.name: p.stat().st_mode & 0o777 for p in (tmp_path / "pkg").rglob("*.py")}
+    assert set(modes.values()) == {0o644}
+
+
+def test_build_json_without_findings_is_still_a_json_document(tmp_path: Path) -> None:
+    out = tmp_path / "pkg"
+    example = EXAMPLES / "order-fulfilment"
+    done = selinonc("build", ".", "-o", str(out), "--format", "json", cwd=example)
+    assert json.loads(done.stdout)["diagnostics"] == []
+    check = selinonc("build", ".", "-o", str(out), "--check", "--format", "json", cwd=example)
+    assert check.returncode == 0
+    assert json.loads(check.stdout)["summary"]["errors"] == 0
+    assert "is current" in check.stderr

@@ -72,7 +72,7 @@ def _values(project: Project) -> Iterator[tuple[str, Any, Span, Mapping[str, Spa
                     yield what, value, leaf.arg_spans.get(name, leaf.span), {}
 
 
-# Counts and seconds the runtime does arithmetic with (a year and a half, in seconds).
+# Counts and seconds the runtime does arithmetic with (2**31 - 1 seconds: about 68 years).
 _MAX_COUNT = 2**31 - 1
 
 

@@ -13,7 +13,12 @@ from __future__ import annotations
 from types import ModuleType
 from typing import Any
 
-from celery import Celery
+try:
+    from celery import Celery
+except ImportError as exc:  # pragma: no cover - depends on the installation
+    raise ImportError(
+        "selinonc.runtime.celery needs Celery and redis: pip install 'selinonc[celery]'"
+    ) from exc
 
 from selinonc.runtime.celery.driver import Driver, load_system
 from selinonc.runtime.celery.store import FlowStore, StoreError

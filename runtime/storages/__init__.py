@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import abc
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 
 class DataStorage(abc.ABC):
@@ -48,3 +49,12 @@ class DataStorage(abc.ABC):
     def delete(self, flow_name: str, task_name: str, task_id: str) -> None:
         """Delete a stored result (optional)."""
         raise NotImplementedError(f"{type(self).__name__} does not implement delete()")
+
+
+def safe_url(url: str) -> str:
+    """A URL with its password hidden, for messages."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+    return urlunsplit(parts._replace(netloc=netloc))

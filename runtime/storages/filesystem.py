@@ -48,13 +48,17 @@ class Filesystem(DataStorage):
         self, node_args: Any, flow_name: str, task_name: str, task_id: str, result: Any
     ) -> Any:
         path = self._file(flow_name, task_name, task_id)
+        tmp = None
         try:
             os.makedirs(os.path.dirname(path), exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".tmp")
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
                 json.dump(result, handle)
+            os.chmod(tmp, 0o644)
             os.replace(tmp, path)
         except (OSError, TypeError, ValueError) as exc:
+            if tmp is not None and os.path.exists(tmp):
+                os.remove(tmp)
             raise StorageError(f"cannot store the result {path}: {exc}") from exc
         return path
 

@@ -4,20 +4,10 @@ from __future__ import annotations
 
 import json
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 from selinonc.runtime.errors import StorageError
 from selinonc.runtime.placeholders import expand
-from selinonc.runtime.storages import DataStorage
-
-
-def safe_url(url: str) -> str:
-    """A URL with its password hidden, for messages."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
-    return urlunsplit(parts._replace(netloc=netloc))
+from selinonc.runtime.storages import DataStorage, safe_url
 
 
 class RedisStorage(DataStorage):

@@ -8,8 +8,7 @@ from typing import Any
 
 from selinonc.runtime.errors import StorageError
 from selinonc.runtime.placeholders import expand
-from selinonc.runtime.storages import DataStorage
-from selinonc.runtime.storages.redis import safe_url
+from selinonc.runtime.storages import DataStorage, safe_url
 
 
 class SQLStorage(DataStorage):
