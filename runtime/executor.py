@@ -151,7 +151,7 @@ class Executor:
         self.system = system
         self.workers = max(1, workers)
         self.real_time = real_time
-        self.pool = StoragePool(system)
+        self.pool = StoragePool(system, locate=self._flow_name)
         self.tracer = tracer or tracer_for(system, self.pool)  # the package's global.trace
         self.listener = listener
         self.exceptions: dict[str, BaseException] = {}
@@ -164,6 +164,10 @@ class Executor:
         self._start = time.monotonic()
         self._throttled: dict[str, float] = {}  # node name -> when it may start next
         self._result: tuple[str, Mapping[str, Any], str | None] | None = None
+
+    def _flow_name(self, flow_id: str) -> str | None:
+        state = self._states.get(flow_id)
+        return state.flow if state is not None else None
 
     # --- time --------------------------------------------------------------------------------
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from selinonc.runtime.errors import StorageError
@@ -17,8 +18,11 @@ class StoragePool:
     alike (decisions.md, runtime 2). Any exception a storage raises becomes a StorageError.
     """
 
-    def __init__(self, system: System) -> None:
+    def __init__(self, system: System, locate: Callable[[str], str | None] | None = None) -> None:
+        """`locate(flow_id)` names the flow of a flow instance, so a result can be read from
+        the flow its task ran in (node ids are `<flow id>.<n>`), in any process."""
         self.system = system
+        self.locate = locate
         self._instances: dict[str, Any] = {}
         self._lock = threading.Lock()
         self._caches: dict[str, Any] = {}
@@ -57,8 +61,13 @@ class StoragePool:
         return self.connected(task.storage) if task.storage else None
 
     def flow_of(self, task_id: str, default: str) -> str:
-        """The flow a task ran in, as far as this process saw it store its result."""
-        return self._flows.get(task_id, default)
+        """The flow a task ran in: from this process's own stores, else from its node id."""
+        known = self._flows.get(task_id)
+        if known is not None:
+            return known
+        flow_id, dot, _ = task_id.rpartition(".")
+        located = self.locate(flow_id) if self.locate is not None and dot else None
+        return located or default
 
     def cache(self, storage_name: str) -> Any | None:
         """The result cache of a storage (created on first use), or None when it has none."""

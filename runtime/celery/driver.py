@@ -121,10 +121,11 @@ class Driver:
         self.app = app
         self.system = system
         self.store = store
-        self.pool = StoragePool(system)
+        self.pool = StoragePool(system, locate=self._flow_name)
         self.exceptions = _Exceptions(store)
         self.tracer = tracer_for(system, self.pool)
         self._throttled: dict[str, float] = {}
+        self._flow_names: dict[str, str] = {}  # flow id -> flow name (they never change)
         self._throttle_lock = threading.Lock()
         driver = self
 
@@ -138,6 +139,18 @@ class Driver:
 
         self.dispatcher = dispatcher
         self.run_node_task = run_node
+
+    def _flow_name(self, flow_id: str) -> str | None:
+        """The flow of a flow instance (for reading its tasks' results), from the store."""
+        name = self._flow_names.get(flow_id)
+        if name is None:
+            record = self.store.load(flow_id)
+            if record is None:
+                return None
+            if len(self._flow_names) >= 10_000:  # a long-running worker sees many flows
+                self._flow_names.clear()
+            name = self._flow_names[flow_id] = record.state.flow
+        return name
 
     # --- starting ----------------------------------------------------------------------------
 

@@ -241,3 +241,15 @@ def test_a_task_calling_sys_exit_fails_and_its_worker_lives_on(
     assert status == "failed"
     assert handle.outcome()["report"]["failed_nodes"].keys() == {"Exits"}
     assert not any("WorkerLostError" in line for line in redis_worker.log[seen:])
+
+
+def test_a_sub_flow_task_reads_its_parent_s_result_from_a_storage_keyed_by_flow(
+    e2e: dict[str, Any], redis_worker: Any
+) -> None:
+    handle, status = _run(e2e, "files_parent", {"n": 1})
+    assert status == "success"
+    produced = _result(handle, "ProduceFile")
+    (path,) = (e2e["root"] / "files" / "files_parent" / "ProduceFile").glob("*.json")
+    assert path.stem == produced["by"]
+    consumed = _result(handle, "ConsumeFile", flow="files_child")
+    assert consumed["consumed"] == {"ProduceFile": produced}
