@@ -1,18 +1,141 @@
-"""The compiler's stages in order; it stops after the first stage that reports errors."""
+"""The compiler's stages, in order; a run stops after the first stage that reports errors.
+
+    load → schema → classify → build → checks            (`selinonc check`)
+    load → schema → classify → build → checks → lower → emit   (`selinonc build`)
+
+Each stage is a function over one `Work` value: it reads what earlier stages left there, stores
+its own product, and returns its findings.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from selinonc.compiler import schema
 from selinonc.compiler.build import build
 from selinonc.compiler.checks import run_checks
+from selinonc.compiler.classify import Inputs, classify
 from selinonc.compiler.diagnostics import COMPAT_WARNINGS, Diagnostic, has_errors, settle
-from selinonc.compiler.inputs import classify
 from selinonc.compiler.load import Document, load_file
 from selinonc.compiler.model import Project
 from selinonc.compiler.source import SourceFile
+
+if TYPE_CHECKING:  # lowering and emitting are imported only when building
+    from selinonc.compiler.lower import PlannedFile
+
+
+@dataclass(slots=True)
+class Work:
+    """What the stages of one run read and produce, in the order they produce it."""
+
+    files: Sequence[str]
+    compat: bool = False
+    out_dir: str | None = None  # where `build` will write: decides which imports are first party
+    sources: dict[str, SourceFile] = field(default_factory=dict)  # load
+    docs: list[Document] = field(default_factory=list)  # load
+    inputs: Inputs | None = None  # classify
+    project: Project | None = None  # build
+    plan: list[PlannedFile] = field(default_factory=list)  # lower: the files to render
+    rendered: dict[str, str] | None = None  # emit: relative path -> text
+
+
+Stage = Callable[[Work], Iterable[Diagnostic]]
+
+
+def load(work: Work) -> Iterable[Diagnostic]:
+    """Read every file: plain data with a span for every key and value."""
+    found: list[Diagnostic] = []
+    for path in work.files:
+        source, doc, diagnostics = load_file(path)
+        work.sources[path] = source
+        found.extend(diagnostics)
+        if doc is not None:
+            work.docs.append(doc)
+    return found
+
+
+def validate(work: Work) -> Iterable[Diagnostic]:
+    """Check each document against the language's JSON Schema."""
+    return [d for doc in work.docs for d in schema.validate(doc)]
+
+
+def find_inputs(work: Work) -> Iterable[Diagnostic]:
+    """Tell the nodes file from the flow files."""
+    work.inputs, found = classify(work.docs)
+    return found
+
+
+def build_model(work: Work) -> Iterable[Diagnostic]:
+    """Build the typed model; building reports nothing, the checks do."""
+    assert work.inputs is not None
+    work.project = build(work.inputs.nodes, work.inputs.flows, work.files)
+    return ()
+
+
+def check_model(work: Work) -> Iterable[Diagnostic]:
+    """Run the semantic checks over the model."""
+    assert work.project is not None
+    return run_checks(work.project)
+
+
+# Findings `check` may report as warnings (`--compat`, or a module it cannot import) that `build`
+# cannot get past, with what to do about them.
+BUILD_BLOCKERS: Mapping[str, str] = {
+    # Conditions pass arguments by the predicates' parameters, known only from the module.
+    "SC408": "`selinonc build` imports custom predicate and strategy modules to compile "
+    "conditions; run it where they import (set PYTHONPATH to the project's source)",
+    # The package embeds each output schema, so the file must exist and be a JSON Schema.
+    "SC506": "`selinonc build` embeds output schemas in the package; fix the file or the path",
+}
+
+
+def lower_model(work: Work) -> Iterable[Diagnostic]:
+    """Decide every table, name and literal of the package."""
+    from selinonc.compiler import emit  # Jinja2 is imported only when building
+    from selinonc.compiler.lower import lower
+
+    assert work.project is not None
+    texts = {path: source.text for path, source in work.sources.items()}
+    first_party = emit.first_party_root(work.out_dir) if work.out_dir is not None else None
+    work.plan = list(lower(work.project, texts, first_party))
+    return ()
+
+
+def emit_files(work: Work) -> Iterable[Diagnostic]:
+    """Render the planned files through their templates (in memory).
+
+    Raises:
+        EmitError: when a generated file does not compile (a bug in selinonc).
+    """
+    from selinonc.compiler import emit
+
+    work.rendered = emit.render(work.plan)
+    return ()
+
+
+CHECK_STAGES: tuple[Stage, ...] = (load, validate, find_inputs, build_model, check_model)
+BUILD_STAGES: tuple[Stage, ...] = (*CHECK_STAGES, lower_model, emit_files)
+
+
+def _run(stages: Sequence[Stage], work: Work, *, blockers: Mapping[str, str]) -> list[Diagnostic]:
+    reported: list[Diagnostic] = []
+    for stage in stages:
+        found = stage(work)
+        reported += settle(_severity(d, work.compat, blockers) for d in found)
+        if has_errors(reported):
+            break
+    return settle(reported)
+
+
+def _severity(diagnostic: Diagnostic, compat: bool, blockers: Mapping[str, str]) -> Diagnostic:
+    """Under --compat, added checks become warnings; `build` turns its blockers into errors."""
+    if diagnostic.code in blockers:
+        return diagnostic.as_error(blockers[diagnostic.code])
+    if compat and diagnostic.code in COMPAT_WARNINGS:
+        return diagnostic.as_warning()
+    return diagnostic
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,63 +152,19 @@ class CheckResult:
         return not has_errors(self.diagnostics)
 
 
-def _settle(found: Iterable[Diagnostic], compat: bool) -> list[Diagnostic]:
-    """Sort a stage's findings; under --compat, added checks become warnings."""
-    return settle(d.as_warning() if compat and d.code in COMPAT_WARNINGS else d for d in found)
-
-
 def check(files: Sequence[str], *, compat: bool = False) -> CheckResult:
-    """Run load, schema, classify, build and the semantic checks over `files`.
+    """Run the stages of `CHECK_STAGES` over `files`.
 
     Args:
-        files: input files, already expanded from directories (see `inputs.expand`).
+        files: input files, already expanded from directories (see `cli.inputs.expand`).
         compat: accept everything Selinon 1.4.0 accepts, reporting added checks as warnings.
 
     Returns:
         The diagnostics of every stage that ran, and the model when building succeeded.
     """
-    sources: dict[str, SourceFile] = {}
-    docs: list[Document] = []
-    found: list[Diagnostic] = []
-    for path in files:
-        source, doc, diagnostics = load_file(path)
-        sources[path] = source
-        found.extend(diagnostics)
-        if doc is not None:
-            docs.append(doc)
-    reported = _settle(found, compat)
-    if has_errors(reported):
-        return _result(reported, sources, None)
-
-    reported += _settle((d for doc in docs for d in schema.validate(doc)), compat)
-    if has_errors(reported):
-        return _result(reported, sources, None)
-
-    inputs, diagnostics = classify(docs)
-    reported += _settle(diagnostics, compat)
-    if inputs is None:
-        return _result(reported, sources, None)
-
-    project = build(inputs.nodes, inputs.flows, files)
-    reported += _settle(run_checks(project), compat)
-    return _result(reported, sources, project)
-
-
-def _result(
-    reported: list[Diagnostic], sources: dict[str, SourceFile], project: Project | None
-) -> CheckResult:
-    return CheckResult(tuple(settle(reported)), sources, project)
-
-
-# Findings `check` may report as warnings (`--compat`, or a module it cannot import) that `build`
-# cannot get past, with what to do about them.
-BUILD_BLOCKERS: Mapping[str, str] = {
-    # Conditions pass arguments by the predicates' parameters, known only from the module.
-    "SC408": "`selinonc build` imports custom predicate and strategy modules to compile "
-    "conditions; run it where they import (set PYTHONPATH to the project's source)",
-    # The package embeds each output schema, so the file must exist and be a JSON Schema.
-    "SC506": "`selinonc build` embeds output schemas in the package; fix the file or the path",
-}
+    work = Work(files, compat)
+    reported = _run(CHECK_STAGES, work, blockers={})
+    return CheckResult(tuple(reported), work.sources, work.project)
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,25 +184,14 @@ class BuildResult:
 def build_package(
     files: Sequence[str], *, compat: bool = False, out_dir: str | None = None
 ) -> BuildResult:
-    """Check the inputs, then lower and emit the generated package (in memory).
+    """Run the stages of `BUILD_STAGES`: check the inputs, then lower and emit (in memory).
 
     `out_dir`, where the package will be written, decides which imports are first party.
 
     Raises:
         EmitError: when a generated file does not compile (a bug in selinonc).
     """
-    from selinonc.compiler import emit  # Jinja2 is imported only when building
-    from selinonc.compiler.lower import lower
-
-    checked = check(files, compat=compat)
-    found = [
-        d.as_error(BUILD_BLOCKERS[d.code]) if d.code in BUILD_BLOCKERS else d
-        for d in checked.diagnostics
-    ]
-    diagnostics = tuple(settle(found))
-    if has_errors(diagnostics) or checked.project is None:
-        return BuildResult(diagnostics, checked.sources, None)
-    texts = {path: source.text for path, source in checked.sources.items()}
-    first_party = emit.first_party_root(out_dir) if out_dir is not None else None
-    rendered = emit.render(lower(checked.project, texts, first_party))
-    return BuildResult(diagnostics, checked.sources, rendered)
+    work = Work(files, compat, out_dir)
+    reported = _run(BUILD_STAGES, work, blockers=BUILD_BLOCKERS)
+    rendered = None if has_errors(reported) else work.rendered
+    return BuildResult(tuple(reported), work.sources, rendered)

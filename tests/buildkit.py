@@ -12,8 +12,8 @@ from pathlib import Path
 from types import ModuleType
 
 from selinonc.compiler import emit, pipeline
+from selinonc.compiler.cli.inputs import expand
 from selinonc.compiler.diagnostics import Diagnostic
-from selinonc.compiler.inputs import expand
 
 ROOT = Path(__file__).parent.parent
 EXAMPLES = ROOT / "examples"

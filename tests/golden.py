@@ -9,8 +9,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from selinonc.compiler import pipeline
+from selinonc.compiler.cli.inputs import expand
 from selinonc.compiler.diagnostics import has_errors, render, summary
-from selinonc.compiler.inputs import expand
 
 CASES = Path(__file__).parent / "cases"
 INPUTS = "inputs"  # the case's YAML files live in <case>/inputs/

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from selinonc.compiler import pipeline
+from selinonc.compiler.cli.inputs import expand
 from selinonc.compiler.diagnostics import CODES
-from selinonc.compiler.inputs import expand
 from tests.golden import CASES, EXPECTED, INPUTS, case_names, chdir, run_case
 
 

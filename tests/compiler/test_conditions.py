@@ -9,8 +9,8 @@ import pytest
 from selinonc.compiler import signatures
 from selinonc.compiler.build import build
 from selinonc.compiler.checks import conditions, sampling
+from selinonc.compiler.classify import classify
 from selinonc.compiler.diagnostics import Diagnostic
-from selinonc.compiler.inputs import classify
 from selinonc.compiler.load import load_text
 from selinonc.compiler.model import Leaf, Negation, Project
 from selinonc.compiler.source import SourceFile, Span

@@ -6,7 +6,7 @@ import textwrap
 
 from selinonc.compiler.build import build
 from selinonc.compiler.checks import edges
-from selinonc.compiler.inputs import classify
+from selinonc.compiler.classify import classify
 from selinonc.compiler.load import load_text
 from selinonc.compiler.source import SourceFile
 

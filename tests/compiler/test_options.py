@@ -8,7 +8,7 @@ import pytest
 
 from selinonc.compiler.build import build
 from selinonc.compiler.checks import options
-from selinonc.compiler.inputs import classify
+from selinonc.compiler.classify import classify
 from selinonc.compiler.load import load_text
 from selinonc.compiler.model import Flow, Project
 from selinonc.compiler.source import SourceFile

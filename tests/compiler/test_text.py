@@ -11,8 +11,8 @@ from selinonc.compiler.checks._text import (
     quoted,
     starter_label,
 )
+from selinonc.compiler.classify import classify
 from selinonc.compiler.diagnostics import join_or
-from selinonc.compiler.inputs import classify
 from selinonc.compiler.load import load_text
 from selinonc.compiler.model import Flow
 from selinonc.compiler.source import SourceFile, Span

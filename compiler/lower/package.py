@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from selinonc.compiler import __version__, builtins, literals
-from selinonc.compiler.imports import Import, block
-from selinonc.compiler.lower_flow import lower_flow
-from selinonc.compiler.lower_support import (
+from selinonc.compiler.lower.flow import lower_flow
+from selinonc.compiler.lower.imports import Import, block
+from selinonc.compiler.lower.naming import Namespace, module_name
+from selinonc.compiler.lower.support import (
     Origins,
     constructor,
     factory,
@@ -24,7 +25,6 @@ from selinonc.compiler.lower_support import (
     timedelta_expr,
 )
 from selinonc.compiler.model import Project, Storage, Task, Tracer
-from selinonc.compiler.naming import Namespace, module_name
 
 # The runtime ABI this compiler emits for; equal to selinonc.runtime.abi.RUNTIME_ABI (tested).
 TARGET_ABI = 1

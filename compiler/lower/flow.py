@@ -8,9 +8,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from selinonc.compiler import builtins, literals, signatures
-from selinonc.compiler import lower_conditions as conditions
-from selinonc.compiler.imports import Import, block
-from selinonc.compiler.lower_support import (
+from selinonc.compiler.lower import conditions
+from selinonc.compiler.lower.imports import Import, block
+from selinonc.compiler.lower.naming import Namespace
+from selinonc.compiler.lower.support import (
     Origins,
     constructor,
     factory,
@@ -18,7 +19,6 @@ from selinonc.compiler.lower_support import (
     timedelta_expr,
 )
 from selinonc.compiler.model import Condition, Edge, Failure, Flow, Project, Propagate, Ref
-from selinonc.compiler.naming import Namespace
 
 # Names the flow module defines or imports from the runtime itself.
 _RESERVED = frozenset(

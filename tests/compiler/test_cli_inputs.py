@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from selinonc.compiler.inputs import UsageError, expand
+from selinonc.compiler.cli.inputs import UsageError, expand
 
 
 def touch(path: Path, text: str = "a: 1\n") -> None:

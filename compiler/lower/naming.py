@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from selinonc.compiler.imports import Import
 from selinonc.compiler.literals import is_identifier
+from selinonc.compiler.lower.imports import Import
 
 
 @dataclass(slots=True)

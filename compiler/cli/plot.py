@@ -15,7 +15,7 @@ from typing import Any
 
 import graphviz
 
-from selinonc.compiler.lower_conditions import text as condition_text
+from selinonc.compiler.lower.conditions import text as condition_text
 from selinonc.compiler.model import Flow, Project
 
 # The elements a style file may restyle, with graphviz attributes like the predecessor's look.

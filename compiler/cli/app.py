@@ -16,8 +16,8 @@ import typer
 # Only what `check` needs is imported up front (start-up counts on 10,000 tasks); emitting,
 # describing, plotting and running import their modules when they run.
 from selinonc.compiler import __version__, pipeline, schema
+from selinonc.compiler.cli.inputs import UsageError, expand
 from selinonc.compiler.diagnostics import Diagnostic, render, render_json, summary
-from selinonc.compiler.inputs import UsageError, expand
 from selinonc.compiler.model import Project
 from selinonc.compiler.source import SourceFile
 
@@ -255,7 +255,7 @@ def inspect(
     """
     project = _checked_project(inputs, compat)
     chosen = (task_queues, dispatcher_queues, tasks, flows, storages)
-    from selinonc.compiler import describe
+    from selinonc.compiler.cli import describe
 
     sections = tuple(s for s, on in zip(describe.SECTIONS, chosen, strict=True) if on)
     sections = sections or describe.SECTIONS
@@ -292,7 +292,7 @@ def plot(
     compat: Compat = False,
 ) -> None:
     """Draw each flow with graphviz: SVG or PNG when `dot` is installed, else DOT text."""
-    from selinonc.compiler import plot as plotting
+    from selinonc.compiler.cli import plot as plotting
 
     project = _checked_project(inputs, compat)
     try:
@@ -367,7 +367,7 @@ def run(
     Exit code 0 when the flow succeeds, 1 when it fails or the configuration has errors, 2 on
     usage errors.
     """
-    from selinonc.compiler import run as running
+    from selinonc.compiler.cli import run as running
 
     if not flow:
         _usage("give the flow to run with --flow")
@@ -405,7 +405,7 @@ def run(
 @contextlib.contextmanager
 def _system(inputs: list[str], package: str | None, compat: bool) -> Iterator[System]:
     """The system to run: an importable package, or the inputs built into a temporary one."""
-    from selinonc.compiler import run as running
+    from selinonc.compiler.cli import run as running
 
     if package is not None:
         yield running.imported_system(package)

@@ -1,0 +1,7 @@
+"""Stage `lower`: the model to an emit plan (sorted tables, allocated names, rendered literals)."""
+
+from __future__ import annotations
+
+from selinonc.compiler.lower.package import TARGET_ABI, PlannedFile, lower
+
+__all__ = ["TARGET_ABI", "PlannedFile", "lower"]
