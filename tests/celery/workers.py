@@ -27,15 +27,19 @@ def worker(
     concurrency: int = 2,
     pool: str = "prefork",
     name: str = "w1",
+    celery: str = CELERY,
 ) -> Iterator[subprocess.Popen[str]]:
-    """A worker of `app` consuming `queues`, ready when the block starts; stopped after it."""
+    """A worker of `app` consuming `queues`, ready when the block starts; stopped after it.
+
+    `celery` is the `celery` program to run: this environment's, or another venv's.
+    """
     environment = {
         **os.environ,
         **env,
         "PYTHONPATH": os.pathsep.join([*map(str, paths), os.environ.get("PYTHONPATH", "")]),
     }
     command = [
-        CELERY,
+        celery,
         "-A",
         app,
         "worker",
