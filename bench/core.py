@@ -35,7 +35,6 @@ def _system(edges: list[Edge], names: list[str]) -> System:
         package="bench",
         abi=RUNTIME_ABI,
         compiler_version="0",
-        digest="",
         tasks={n: Task(name=n, cls=NoOp, queue="q") for n in names},
         flows={"main": Flow(name="main", queue="d", edges=tuple(edges))},
         storages={},

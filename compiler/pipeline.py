@@ -97,9 +97,8 @@ def lower_model(work: Work) -> Iterable[Diagnostic]:
     from selinonc.compiler.lower import lower
 
     assert work.project is not None
-    texts = {path: source.text for path, source in work.sources.items()}
     first_party = emit.first_party_root(work.out_dir) if work.out_dir is not None else None
-    work.plan = list(lower(work.project, texts, first_party))
+    work.plan = lower(work.project, first_party)
     return ()
 
 

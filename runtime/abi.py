@@ -4,7 +4,7 @@ from __future__ import annotations
 
 # Bump when the tables generated packages build (selinonc.runtime.tables) change incompatibly.
 # The compiler keeps its own copy (selinonc.compiler.lower.TARGET_ABI); a test keeps them equal.
-RUNTIME_ABI = 1
+RUNTIME_ABI = 2
 
 
 class AbiMismatchError(ImportError):

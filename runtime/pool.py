@@ -40,8 +40,10 @@ class StoragePool:
                     instance = spec.create()
                     instance.connect()
                 except Exception as exc:
+                    origin = self.system.origin("storage", storage_name)
+                    where = f" ({origin})" if origin else ""
                     raise StorageError(
-                        f"cannot connect storage {storage_name!r} ({spec.origin}): "
+                        f"cannot connect storage {storage_name!r}{where}: "
                         f"{type(exc).__name__}: {exc}"
                     ) from exc
                 self._instances[storage_name] = instance

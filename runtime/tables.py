@@ -7,6 +7,7 @@ derived once, when a flow is built.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -58,7 +59,11 @@ class Foreach:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Edge:
-    """One edge of a flow. `index` is its YAML position; `id` is opaque and content-derived."""
+    """One edge of a flow. `index` is its YAML position; `id` is opaque and content-derived.
+
+    Where the edge is in the YAML is in the package's `origins` (`System.origin`), not here, so
+    that a flow's module changes only when the flow does.
+    """
 
     index: int
     id: str
@@ -68,7 +73,6 @@ class Edge:
     condition_text: str = "always"
     foreach: Foreach | None = None
     selective: Selective | None = None
-    origin: str = ""  # "file.yaml:line" of the edge
     # the source names, each once, in order (derived)
     distinct_sources: tuple[str, ...] = field(init=False, repr=False, compare=False)
 
@@ -91,7 +95,6 @@ class Failure:
     condition: ConditionFunction | None = None
     condition_text: str = "always"
     propagate_failure: bool = False
-    origin: str = ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -121,7 +124,6 @@ class Storage:
     name: str
     create: Callable[[], Any]
     cache: Cache | None = None
-    origin: str = ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -139,7 +141,6 @@ class Task:
     retry_countdown: float = 0
     throttling: timedelta | None = None
     selective_run_function: SelectiveFunction | None = None
-    origin: str = ""
 
     @property
     def stored_as(self) -> str:
@@ -175,7 +176,8 @@ class Flow:
     sampling: Sampling | None = None  # None: the runtime's default strategy
     throttling: timedelta | None = None
     cache: Cache | None = None
-    origin: str = ""
+    # sha256 of the flow's generated module (this value left out): the flow's version
+    digest: str = ""
 
     starting_edges: tuple[Edge, ...] = field(init=False, repr=False, compare=False)
     edges_from: Mapping[str, tuple[Edge, ...]] = field(init=False, repr=False, compare=False)
@@ -230,14 +232,31 @@ class System:
     package: str
     abi: int
     compiler_version: str
-    digest: str  # of the inputs the package was built from
     tasks: Mapping[str, Task]
     flows: Mapping[str, Flow]
     storages: Mapping[str, Storage]
     settings: Settings
+    # sha256 of each generated module but the flows' (which carry their own), by module name
+    digests: Mapping[str, str] = field(default_factory=dict)
+    # "file.yaml:line" of each definition, by "flow F", "edge F <index>", "failure F <index>",
+    # "task T" or "storage S": kept apart so that moving YAML lines changes one module only
+    origins: Mapping[str, str] = field(default_factory=dict)
+    # the package's version: one digest of every module's digest (derived)
+    digest: str = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         check_abi(self.package, self.abi)
+        parts = {**self.digests, **{f"flows.{n}": f.digest for n, f in self.flows.items()}}
+        text = "\n".join(f"{name} {parts[name]}" for name in sorted(parts))
+        object.__setattr__(self, "digest", hashlib.sha256(text.encode()).hexdigest())
+
+    def origin(self, kind: str, *names: str) -> str:
+        """Where a definition is in the YAML (`file:line`), or "" when the package does not say.
+
+        `kind` is flow, edge, failure, task or storage; an edge or a failure is named by its
+        flow and its index, e.g. `system.origin("edge", "main", "0")`.
+        """
+        return self.origins.get(" ".join((kind, *names)), "")
 
     def task(self, name: str) -> Task:
         """The task `name`.

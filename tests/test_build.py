@@ -210,7 +210,7 @@ def test_check_mode_passes_on_a_current_package_and_writes_nothing(tmp_path: Pat
     before = {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*")}
     done = selinonc("build", ".", "-o", str(tmp_path / "pkg"), "--check", cwd=example)
     assert done.returncode == 0, done.stdout
-    assert done.stdout == f"{tmp_path / 'pkg'} is current (9 files)\n"
+    assert done.stdout == f"{tmp_path / 'pkg'} is current (10 files)\n"
     assert {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*")} == before
 
 
@@ -252,7 +252,7 @@ def test_build_replaces_stale_files_and_removes_only_files_it_generated(tmp_path
     (out / "tasks.py").write_text("# edited\n")
     done = selinonc("build", ".", "-o", str(out), cwd=example)
     assert done.returncode == 0, done.stderr
-    assert "9 files, 1 changed, 1 removed" in done.stdout
+    assert "10 files, 1 changed, 1 removed" in done.stdout
     assert "left 1 file(s) selinonc did not generate: README.md" in done.stdout
     assert not (out / "flows" / "old_flow.py").exists()
     assert (out / "README.md").read_text() == "notes of the team\n"

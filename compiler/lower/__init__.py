@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from selinonc.compiler.lower.package import TARGET_ABI, PlannedFile, lower
+from selinonc.compiler.lower.package import DIGEST_SLOT, TARGET_ABI, PlannedFile, lower
 
-__all__ = ["TARGET_ABI", "PlannedFile", "lower"]
+__all__ = ["DIGEST_SLOT", "TARGET_ABI", "PlannedFile", "lower"]

@@ -12,19 +12,20 @@ from selinonc.compiler.lower import conditions
 from selinonc.compiler.lower.imports import Import, block
 from selinonc.compiler.lower.naming import Namespace
 from selinonc.compiler.lower.support import (
-    Origins,
     constructor,
     factory,
     queue_expr,
     timedelta_expr,
 )
 from selinonc.compiler.model import Condition, Edge, Failure, Flow, Project, Propagate, Ref
+from selinonc.compiler.source import Span
 
 # Names the flow module defines or imports from the runtime itself.
 _RESERVED = frozenset(
     {
         "Any",
         "Cache",
+        "DIGEST",
         "EDGES",
         "Edge",
         "FAILURES",
@@ -71,15 +72,47 @@ def edge_id(edge: Edge) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def _function_name(kind: str, owner: Edge | Failure) -> str:
-    """`when_A_to_B` for an edge, `fallback_A_to_F` for a failure; by position when too long."""
+def failure_id(failure: Failure) -> str:
+    """An opaque id derived from the failure's content, like `edge_id`."""
+    fallback = failure.fallback
+    content: dict[str, Any] = {
+        "nodes": sorted(r.name for r in failure.nodes),
+        "fallback": fallback if isinstance(fallback, bool) else [r.name for r in fallback],
+        "condition": conditions.canonical(failure.condition),
+        "propagate_failure": failure.propagate_failure,
+    }
+    text = json.dumps(content, sort_keys=True, default=repr)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _readable_name(kind: str, owner: Edge | Failure) -> str:
+    """`when_A_to_B` for an edge, `fallback_A_to_F` for a failure."""
     sources = owner.sources if isinstance(owner, Edge) else owner.nodes
     targets = owner.targets if isinstance(owner, Edge) else owner.fallback
     source = "_".join(r.name for r in sources) or "start"
     target = "nothing" if isinstance(targets, bool) else "_".join(r.name for r in targets)
-    name = f"{kind}_{source}_to_{target}"
-    label = "edge" if isinstance(owner, Edge) else "failure"
-    return name if len(name) <= _MAX_NAME else f"{kind}_{label}_{owner.index + 1}"
+    return f"{kind}_{source}_to_{target}"
+
+
+def function_names(flow: Flow) -> dict[int, str]:
+    """The name of each condition function, by `id()` of its edge or failure.
+
+    Names come from content, never positions, so inserting an edge renames nothing else: the
+    readable name when it is short and unique in the flow, else the readable name cut short
+    plus the first 8 digits of the edge's (or failure's) content-derived id.
+    """
+    owners: list[tuple[str, Edge | Failure, str]] = [
+        ("when", e, edge_id(e)) for e in flow.edges if e.condition is not None
+    ]
+    owners += [("fallback", f, failure_id(f)) for f in flow.failures if f.condition is not None]
+    readable = [_readable_name(kind, owner) for kind, owner, _ in owners]
+    counts = {name: readable.count(name) for name in readable}
+    names: dict[int, str] = {}
+    for (_, owner, ident), name in zip(owners, readable, strict=True):
+        if counts[name] > 1 or len(name) > _MAX_NAME:
+            name = f"{name[: _MAX_NAME - 9].rstrip('_')}_{ident[:8]}"
+        names[id(owner)] = name
+    return names
 
 
 def _names(refs: tuple[Ref, ...]) -> str:
@@ -93,9 +126,11 @@ def _frozenset(names: list[str]) -> str:
 class _FlowLowering:
     """The state of lowering one flow: its namespace and the functions written so far."""
 
-    def __init__(self, project: Project, flow: Flow, origins: Origins) -> None:
-        self.project, self.flow, self.origins = project, flow, origins
+    def __init__(self, project: Project, flow: Flow) -> None:
+        self.project, self.flow = project, flow
         self.names = Namespace(_RESERVED)
+        self.function_names = function_names(flow)
+        self.origins: list[tuple[str, Span]] = []  # (key in ORIGINS, where in the YAML)
         self.functions: list[str] = []
         self.uses: set[str] = {"Flow"}  # the runtime names the module needs
         self.ids: dict[str, int] = {}  # edge ids given so far, with how often
@@ -117,11 +152,9 @@ class _FlowLowering:
             return None
         sources = owner.sources if isinstance(owner, Edge) else owner.nodes
         self.uses.update({"Results", "Any"})
-        name = self.names.fresh(_function_name(kind, owner))
-        label = "edge" if isinstance(owner, Edge) else "failure"
-        comment = f"    # {label} {owner.index + 1}, {self.origins.at(owner.span)}"
+        name = self.names.fresh(self.function_names[id(owner)])
         self.functions.append(
-            f"def {name}(results: Results, node_args: Any) -> bool:\n{comment}\n"
+            f"def {name}(results: Results, node_args: Any) -> bool:\n"
             + conditions.body(cond, sources, self.predicates)
             + "\n"
         )
@@ -129,9 +162,11 @@ class _FlowLowering:
 
     def edge(self, edge: Edge) -> str:
         self.uses.add("Edge")
+        ident = self.unique(edge_id(edge))
+        self.origins.append((f"edge {self.flow.name} {edge.index}", edge.span))
         fields = [
             ("index", repr(edge.index)),
-            ("id", literals.string(self.unique(edge_id(edge)))),
+            ("id", literals.string(ident)),
             ("sources", _names(edge.sources)),
             ("targets", _names(edge.targets)),
         ]
@@ -152,12 +187,7 @@ class _FlowLowering:
             self.uses.add("Foreach")
         if edge.selective is not None:
             fields.append(("selective", self.selective(edge)))
-        fields.append(("origin", literals.string(self.origins.at(edge.span))))
-        return (
-            f"    # edge {edge.index + 1}, {self.origins.at(edge.span)}\n    "
-            + constructor("Edge", fields, 1)
-            + ","
-        )
+        return "    " + constructor("Edge", fields, 1) + ","
 
     def selective(self, edge: Edge) -> str:
         assert edge.selective is not None
@@ -188,13 +218,8 @@ class _FlowLowering:
             )
         if failure.propagate_failure:
             fields.append(("propagate_failure", "True"))
-        fields.append(("origin", literals.string(self.origins.at(failure.span))))
-        where = self.origins.at(failure.span)
-        return (
-            f"    # failure {failure.index + 1}, {where}\n    "
-            + constructor("Failure", fields, 1)
-            + ","
-        )
+        self.origins.append((f"failure {self.flow.name} {failure.index}", failure.span))
+        return "    " + constructor("Failure", fields, 1) + ","
 
     def options(self) -> list[tuple[str, str]]:
         flow = self.flow
@@ -262,11 +287,10 @@ def _propagation(option: Propagate) -> str | None:
     return _frozenset([r.name for r in option.value])
 
 
-def lower_flow(
-    project: Project, flow: Flow, origins: Origins, first_party: str | None
-) -> Mapping[str, Any]:
-    """The context of one flow's module (see templates/flow.py.j2)."""
-    lowering = _FlowLowering(project, flow, origins)
+def lower_flow(project: Project, flow: Flow, first_party: str | None) -> Mapping[str, Any]:
+    """The context of one flow's module (see templates/flow.py.j2), and under "origins" the
+    (key, span) of the flow's edges and failures for the package's `origins.py`."""
+    lowering = _FlowLowering(project, flow)
     edges = [lowering.edge(edge) for edge in flow.edges]
     failures = [lowering.failure(failure) for failure in flow.failures]
     queue = flow.queue or project.global_.default_dispatcher_queue
@@ -281,7 +305,7 @@ def lower_flow(
     if failures:
         fields.append(("failures", "FAILURES"))
     fields += lowering.options()
-    fields.append(("origin", literals.string(origins.at(flow.span))))
+    fields.append(("digest", "DIGEST"))
     flow_text = constructor("Flow", fields, 0)
     uses = lowering.uses
     if any(value.startswith("expand(") for _, value in fields):
@@ -301,6 +325,7 @@ def lower_flow(
         "edges": edges,
         "failures": failures,
         "flow": flow_text,
+        "origins": lowering.origins,
     }
 
 

@@ -7,7 +7,6 @@ module decides. Nothing here depends on input order, hash seeds, the time or abs
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -27,16 +26,19 @@ from selinonc.compiler.lower.support import (
 from selinonc.compiler.model import Project, Storage, Task, Tracer
 
 # The runtime ABI this compiler emits for; equal to selinonc.runtime.abi.RUNTIME_ABI (tested).
-TARGET_ABI = 1
+TARGET_ABI = 2
 
 
 @dataclass(frozen=True, slots=True)
 class Header:
-    """What every generated file says about itself."""
+    """What every generated file says about itself: only what its own content depends on."""
 
     version: str
-    digest: str
-    inputs: int
+
+
+# Stands for a module's digest while it is rendered; emit replaces it with the sha256 of the text
+# that holds it, so a module's digest changes exactly when the module does.
+DIGEST_SLOT = "<sha256 of this module>"
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,14 +48,6 @@ class PlannedFile:
     path: str
     template: str
     context: Mapping[str, Any]
-
-
-def digest(inputs: Mapping[str, bytes]) -> str:
-    """A digest of the inputs by display path and content, whatever their order."""
-    h = hashlib.sha256()
-    for path in sorted(inputs):
-        h.update(json.dumps(path).encode() + b"\0" + hashlib.sha256(inputs[path]).digest())
-    return h.hexdigest()
 
 
 def output_schemas(project: Project) -> dict[str, Any]:
@@ -66,14 +60,14 @@ def output_schemas(project: Project) -> dict[str, Any]:
     return dict(sorted(out.items()))
 
 
-def lower(
-    project: Project, texts: Mapping[str, str], first_party: str | None = None
-) -> list[PlannedFile]:
+def lower(project: Project, first_party: str | None = None) -> list[PlannedFile]:
     """Plan every file of the generated package.
+
+    Each definition's module depends on that definition only: where it is in the YAML goes to
+    `origins.py`, so an edit elsewhere in a file (a comment, another flow) changes no other module.
 
     Args:
         project: a model that passed every check.
-        texts: the text of every input file, by the path the model's spans use.
         first_party: the top-level package the generated package is written into (its
             imports from that package are grouped as first party, as ruff's isort wants).
 
@@ -82,9 +76,7 @@ def lower(
     """
     origins = Origins.of(project.files)
     schemas = output_schemas(project)
-    inputs = {origins.display(p): t.encode() for p, t in texts.items()}
-    inputs.update({f"output_schema:{p}": json.dumps(s).encode() for p, s in schemas.items()})
-    header = Header(__version__, digest(inputs), len(texts))
+    header = Header(__version__)
     flows = sorted(project.flows, key=lambda f: f.name)
     taken: set[str] = set()
     modules = {flow.name: module_name(flow.name, taken) for flow in flows}
@@ -96,19 +88,47 @@ def lower(
         PlannedFile(
             "tasks.py",
             "tasks.py.j2",
-            _tasks_context(header, project, origins, schemas, first_party),
+            _tasks_context(header, project, schemas, first_party),
         ),
-        PlannedFile("storages.py", "storages.py.j2", _storages_context(header, project, origins)),
+        PlannedFile("storages.py", "storages.py.j2", _storages_context(header, project)),
         PlannedFile("flows/__init__.py", "flows__init__.py.j2", _flows_context(header, modules)),
     ]
+    where = _origins(project, origins)
     for flow in flows:
-        context = lower_flow(project, flow, origins, first_party)
+        context = lower_flow(project, flow, first_party)
+        where += [(origins.at(span), key) for key, span in context["origins"]]
         planned.append(
             PlannedFile(
-                f"flows/{modules[flow.name]}.py", "flow.py.j2", {"header": header, **context}
+                f"flows/{modules[flow.name]}.py",
+                "flow.py.j2",
+                {"header": header, "digest": DIGEST_SLOT, **context},
             )
         )
+    planned.append(PlannedFile("origins.py", "origins.py.j2", _origins_context(header, where)))
     return planned
+
+
+def _origins(project: Project, origins: Origins) -> list[tuple[str, str]]:
+    """(file:line, key) of every task, storage and flow; the flows' edges come with the flows."""
+    found = [(origins.at(t.span), f"task {t.name}") for t in project.tasks]
+    found += [(origins.at(s.span), f"storage {s.name}") for s in project.storages]
+    found += [(origins.at(f.span), f"flow {f.name}") for f in project.flows]
+    return found
+
+
+def _origins_context(header: Header, where: list[tuple[str, str]]) -> dict[str, Any]:
+    first: dict[str, str] = {}
+    for at, key in where:  # a name defined twice (a duplicate storage): the one that counts
+        first.setdefault(key, at)
+
+    def position(key: str) -> tuple[str, int, str]:
+        file, _, line = first[key].rpartition(":")
+        return file, int(line), key
+
+    rows = [
+        f"{literals.string(k)}: {literals.string(first[k])}," for k in sorted(first, key=position)
+    ]
+    return {"header": header, "rows": rows}
 
 
 def _flows_context(header: Header, modules: Mapping[str, str]) -> dict[str, Any]:
@@ -122,15 +142,12 @@ def _init_context(header: Header, project: Project) -> dict[str, Any]:
         "header": header,
         "abi": TARGET_ABI,
         "version": literals.string(header.version),
-        "digest": literals.string(header.digest),
-        "flows": len(project.flows),
-        "tasks": len(project.tasks),
     }
 
 
 def _settings_context(header: Header, project: Project, first_party: str | None) -> dict[str, Any]:
     glob = project.global_
-    names = Namespace(frozenset({"Settings", "Tracer", "expand", "SETTINGS", "TRACERS"}))
+    names = Namespace(frozenset({"DIGEST", "Settings", "Tracer", "expand", "SETTINGS", "TRACERS"}))
     tracers = [_tracer(t, names) for t in glob.trace]
     fields = [
         ("default_task_queue", queue_expr(glob.default_task_queue, "global.default_task_queue")),
@@ -149,6 +166,7 @@ def _settings_context(header: Header, project: Project, first_party: str | None)
         runtime.append(Import("selinonc.runtime.placeholders", "expand"))
     return {
         "header": header,
+        "digest": DIGEST_SLOT,
         "imports": block([], [*runtime, *names.imports()], first_party),
         "tracers": tracers,
         "settings": constructor("Settings", fields, 0),
@@ -167,18 +185,19 @@ def _tracer(tracer: Tracer, names: Namespace) -> str:
     return constructor("Tracer", fields, 1)
 
 
-_TASKS_RESERVED = frozenset({"Any", "Task", "TASKS", "OUTPUT_SCHEMAS", "expand", "timedelta"})
+_TASKS_RESERVED = frozenset(
+    {"Any", "DIGEST", "Task", "TASKS", "OUTPUT_SCHEMAS", "expand", "timedelta"}
+)
 
 
 def _tasks_context(
     header: Header,
     project: Project,
-    origins: Origins,
     schemas: Mapping[str, Any],
     first_party: str | None,
 ) -> dict[str, Any]:
     names = Namespace(_TASKS_RESERVED)
-    rows = [_task(project, task, names, origins) for task in sorted(project.tasks, key=_by_name)]
+    rows = [_task(project, task, names) for task in sorted(project.tasks, key=_by_name)]
     stdlib = [Import("typing", "Any")]
     if any(t.throttling is not None for t in project.tasks):
         stdlib.append(Import("datetime", "timedelta"))
@@ -187,6 +206,7 @@ def _tasks_context(
         runtime.append(Import("selinonc.runtime.placeholders", "expand"))
     return {
         "header": header,
+        "digest": DIGEST_SLOT,
         "imports": block(stdlib, [*runtime, *names.imports()], first_party),
         "schemas": literals.block(schemas, len("OUTPUT_SCHEMAS: dict[str, Any] = "), 0),
         "rows": rows,
@@ -197,7 +217,7 @@ def _by_name(item: Task | Storage) -> str:
     return item.name
 
 
-def _task(project: Project, task: Task, names: Namespace, origins: Origins) -> str:
+def _task(project: Project, task: Task, names: Namespace) -> str:
     queue = task.queue or project.global_.default_task_queue
     where = f"the queue of task {task.name!r}"
     if task.queue is None:
@@ -225,12 +245,11 @@ def _task(project: Project, task: Task, names: Namespace, origins: Origins) -> s
         function = task.selective_run_function
         module = builtins.runtime_module(function.import_)
         fields.append(("selective_run_function", names.imported(module, function.name)))
-    fields.append(("origin", literals.string(origins.at(task.span))))
     return f"    {literals.string(task.name)}: " + constructor("Task", fields, 1) + ","
 
 
-def _storages_context(header: Header, project: Project, origins: Origins) -> dict[str, Any]:
-    names = Namespace(frozenset({"Any", "Cache", "Storage", "STORAGES"}))
+def _storages_context(header: Header, project: Project) -> dict[str, Any]:
+    names = Namespace(frozenset({"Any", "Cache", "DIGEST", "Storage", "STORAGES"}))
     functions: list[str] = []
     rows: list[str] = []
     storages = [s for s in project.storages if project.storage(s.name) is s]  # first wins
@@ -242,7 +261,7 @@ def _storages_context(header: Header, project: Project, origins: Origins) -> dic
                 builtins.runtime_module(storage.import_),
                 storage.classname,
                 storage.configuration,
-                f"storage {storage.name} ({origins.at(storage.span)})",
+                f"storage {storage.name}",
             )
         )
         fields = [("name", literals.string(storage.name)), ("create", create)]
@@ -260,7 +279,6 @@ def _storages_context(header: Header, project: Project, origins: Origins) -> dic
             )
             cache_fields = [("name", literals.string(cache.name)), ("create", cache_create)]
             fields.append(("cache", constructor("Cache", cache_fields, 2)))
-        fields.append(("origin", literals.string(origins.at(storage.span))))
         rows.append(
             f"    {literals.string(storage.name)}: " + constructor("Storage", fields, 1) + ","
         )
@@ -269,6 +287,7 @@ def _storages_context(header: Header, project: Project, origins: Origins) -> dic
         runtime.append(Import("selinonc.runtime.tables", "Cache"))
     return {
         "header": header,
+        "digest": DIGEST_SLOT,
         "imports": block([Import("typing", "Any")] if functions else [], runtime, None),
         "functions": functions,
         "rows": rows,

@@ -72,7 +72,6 @@ def system(*flows: Flow, stored: Iterable[str] = ()) -> System:
         package="test",
         abi=RUNTIME_ABI,
         compiler_version="0",
-        digest="",
         tasks=tasks,
         flows={f.name: f for f in flows},
         storages={},

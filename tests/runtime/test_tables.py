@@ -34,7 +34,6 @@ def _system(abi: int = RUNTIME_ABI) -> System:
         package="pkg",
         abi=abi,
         compiler_version="0",
-        digest="d",
         tasks={"A": task},
         flows={"main": flow},
         storages={},
@@ -93,3 +92,32 @@ def test_the_default_strategy_is_quick_after_progress_and_backs_off_while_waitin
         previous = strategies.default({**active, "previous_retry": previous}) or 0
         delays.append(previous)
     assert delays == sorted(delays) and delays[-1] == 2.0
+
+
+def _versioned(flow_digest: str, tasks_digest: str) -> System:
+    flow = Flow(name="main", queue="q", edges=(), digest=flow_digest)
+    return System(
+        package="pkg",
+        abi=RUNTIME_ABI,
+        compiler_version="0",
+        tasks={},
+        flows={"main": flow},
+        storages={},
+        settings=Settings(),
+        digests={"tasks": tasks_digest},
+        origins={"edge main 0": "flows.yaml:7"},
+    )
+
+
+def test_the_package_digest_follows_every_module_digest_and_nothing_else() -> None:
+    base = _versioned("f1", "t1")
+    assert len(base.digest) == 64
+    assert _versioned("f1", "t1").digest == base.digest
+    assert _versioned("f2", "t1").digest != base.digest  # a flow changed
+    assert _versioned("f1", "t2").digest != base.digest  # the tasks changed
+
+
+def test_origins_are_looked_up_by_kind_and_name() -> None:
+    system = _versioned("f", "t")
+    assert system.origin("edge", "main", "0") == "flows.yaml:7"
+    assert system.origin("edge", "main", "1") == ""

@@ -96,7 +96,6 @@ def make_system(
         package="test",
         abi=RUNTIME_ABI,
         compiler_version="0",
-        digest="",
         tasks={
             name: Task(name=name, cls=cls, queue="q", **{"storage": "S", **options})
             for name, (cls, options) in tasks.items()
@@ -247,7 +246,6 @@ def test_106_one_storage_instance_per_process_created_and_connected_on_first_use
         package=s.package,
         abi=s.abi,
         compiler_version="0",
-        digest="",
         tasks=s.tasks,
         flows=s.flows,
         storages={"S": Storage(name="S", create=create)},
