@@ -285,8 +285,9 @@ def plot(
         str | None,
         typer.Option(
             "--style",
-            help="A YAML file of graphviz attributes by element (graph, task, flow, condition, "
-            "condition_foreach, storage, edge, store_edge, fallback_edge, fallback_true).",
+            help="A YAML file of graphviz attributes by element (graph, task, flow, nowait, "
+            "condition, condition_foreach, storage, edge, store_edge, fallback_edge, "
+            "fallback_true).",
         ),
     ] = None,
     compat: Compat = False,
