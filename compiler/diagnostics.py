@@ -173,10 +173,16 @@ class Diagnostic:
         }
 
 
+def closest(word: str, choices: Iterable[str]) -> str | None:
+    """The choice closest to a misspelt word, or None when nothing is close."""
+    matches = difflib.get_close_matches(word, sorted(set(choices)), n=1, cutoff=0.6)
+    return matches[0] if matches else None
+
+
 def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
     """A hint naming the closest choice to a misspelt word, or None when nothing is close."""
-    matches = difflib.get_close_matches(word, sorted(set(choices)), n=1, cutoff=0.6)
-    return f"did you mean {matches[0]!r}?" if matches else None
+    match = closest(word, choices)
+    return f"did you mean {match!r}?" if match is not None else None
 
 
 def settle(found: Iterable[Diagnostic]) -> list[Diagnostic]:

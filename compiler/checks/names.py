@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from selinonc.compiler.checks import _names
+from selinonc.compiler.checks._names import renamed_flows
 from selinonc.compiler.diagnostics import Diagnostic, did_you_mean
-from selinonc.compiler.model import Flow, Project, Ref
+from selinonc.compiler.model import Flow, Project
 
 RESERVED_PREFIX = "_sc_"
 
@@ -49,25 +51,69 @@ def check_flows_defined_once(project: Project) -> Iterator[Diagnostic]:
 
 
 def check_definitions_are_listed(project: Project) -> Iterator[Diagnostic]:
-    """SC203: every flow definition names a flow listed in `flows` (checklist 4)."""
-    listed = [r.name for r in project.listed_flows]
+    """SC203: every flow definition names a flow listed in `flows` (checklist 4).
+
+    Uses of the unlisted flow elsewhere are not reported again (see `_names`).
+    """
+    renamed = {f.name: listed for listed, f in renamed_flows(project).items()}
     for flow in project.flows:
-        if not project.is_flow(flow.name):
-            hint = (
-                did_you_mean(flow.name, listed) or f"add {flow.name!r} to `flows` in the nodes file"
-            )
-            yield Diagnostic.error(
-                "SC203",
-                flow.span,
-                f"flow {flow.name!r} is defined but not listed in `flows`",
-                hint=hint,
-            )
+        if project.is_flow(flow.name):
+            continue
+        users = _users(project, flow.name)
+        used = f" ({_flows_phrase(users)} {_verb(users)} it)" if users else ""
+        yield Diagnostic.error(
+            "SC203",
+            flow.span,
+            f"flow {flow.name!r} is defined but not listed in `flows`{used}",
+            hint=_unlisted_hint(project, flow.name, renamed.get(flow.name)),
+        )
+
+
+def _users(project: Project, name: str) -> list[str]:
+    """The flows whose edges, failures or options name `name`, in input order."""
+    users = [
+        f.name
+        for f in project.flows
+        if any(r.name == name for r in (*_names.flow_refs(f), *_names.option_refs(f)))
+    ]
+    return list(dict.fromkeys(users))
+
+
+def _unlisted_hint(project: Project, name: str, listed_as: str | None) -> str:
+    """How to list a flow: where `flows` is, or the listed name it was probably meant to be."""
+    if listed_as is not None:
+        where = next((f" (at {r.span})" for r in project.listed_flows if r.name == listed_as), "")
+        return (
+            f"did you mean {listed_as!r}? `flows` lists {listed_as!r}{where}, which has no "
+            "definition; use one spelling in both places"
+        )
+    at = f" (at {project.listed_flows[0].span})" if project.listed_flows else ""
+    add = f"add {name!r} to the `flows` list of the nodes file{at}"
+    meant = did_you_mean(name, (r.name for r in project.listed_flows))
+    if meant is not None:
+        return f"{meant} If not, {add}"
+    return f"{add}: only listed flows run and start as sub-flows"
+
+
+def _flows_phrase(names: list[str]) -> str:
+    """`flow 'a'`, `flows 'a' and 'b'`, `flows 'a', 'b', 'c' and 2 more`."""
+    if len(names) == 1:
+        return f"flow {names[0]!r}"
+    shown = [repr(n) for n in names[:3]]
+    if len(names) > 3:
+        return "flows " + ", ".join(shown) + f" and {len(names) - 3} more"
+    return "flows " + ", ".join(shown[:-1]) + " and " + shown[-1]
+
+
+def _verb(names: list[str]) -> str:
+    return "uses" if len(names) == 1 else "use"
 
 
 def check_listed_flows_defined(project: Project) -> Iterator[Diagnostic]:
     """SC204: every listed flow has a definition (checklist 5)."""
+    renamed = renamed_flows(project)  # SC203 at the definition names the listed flow
     for ref in project.listed_flows:
-        if project.flow(ref.name) is None:
+        if project.flow(ref.name) is None and ref.name not in renamed:
             yield Diagnostic.error(
                 "SC204",
                 ref.span,
@@ -76,32 +122,42 @@ def check_listed_flows_defined(project: Project) -> Iterator[Diagnostic]:
             )
 
 
-def _flow_refs(flow: Flow) -> Iterator[Ref]:
-    """Every node name a flow definition refers to, in YAML order."""
-    for edge in flow.edges:
-        yield from edge.sources
-        yield from edge.targets
-    for failure in flow.failures:
-        yield from failure.nodes
-        if not isinstance(failure.fallback, bool):
-            yield from failure.fallback
-    yield from flow.nowait
-    if not isinstance(flow.eager_failures, bool):
-        yield from flow.eager_failures
-
-
 def check_node_references(project: Project) -> Iterator[Diagnostic]:
-    """SC205: edges, failures, nowait and eager_failures name existing tasks or flows."""
+    """SC205: edges, failures, nowait and eager_failures name existing tasks or flows.
+
+    A use explained by a mistake at a definition (a misspelt task, an unlisted flow) is left
+    to the diagnostic of that definition.
+    """
     known = [t.name for t in project.tasks] + [r.name for r in project.listed_flows]
+    misspelt = _names.misspelt_definitions(project)
     for flow in project.flows:
-        for ref in _flow_refs(flow):
-            if not project.is_node(ref.name):
-                yield Diagnostic.error(
-                    "SC205",
-                    ref.span,
-                    f"flow {flow.name!r} uses {ref.name!r}, which is neither a task nor a flow",
-                    hint=did_you_mean(ref.name, known) or "define it under `tasks` or `flows`",
-                )
+        for ref in _names.flow_refs(flow):
+            if project.is_node(ref.name) or ref.name in misspelt:
+                continue
+            if _names.is_unlisted_definition(project, ref.name):
+                continue
+            yield Diagnostic.error(
+                "SC205",
+                ref.span,
+                f"flow {flow.name!r} uses {ref.name!r}, which is neither a task nor a flow",
+                hint=did_you_mean(ref.name, known) or "define it under `tasks` or `flows`",
+            )
+
+
+def check_misspelt_tasks(project: Project) -> Iterator[Diagnostic]:
+    """SC205, once at the definition: a task no flow uses, while the flows use a close name."""
+    for miss in _names.misspelt_definitions(project).values():
+        users = list(dict.fromkeys(flow.name for flow, _ in miss.uses))
+        first = miss.uses[0][1].span
+        count = len(miss.uses)
+        fixes = f"its use at {first}" if count == 1 else f"all {count} uses (the first at {first})"
+        yield Diagnostic.error(
+            "SC205",
+            miss.task.span,
+            f"task {miss.task.name!r} is used in no flow, but {_flows_phrase(users)} "
+            f"{_verb(users)} {miss.used_as!r}, which is not defined",
+            hint=f"did you mean {miss.used_as!r}? renaming the task fixes {fixes}",
+        )
 
 
 def check_storage_references(project: Project) -> Iterator[Diagnostic]:
@@ -177,6 +233,7 @@ CHECKS = (
     check_definitions_are_listed,
     check_listed_flows_defined,
     check_node_references,
+    check_misspelt_tasks,
     check_storage_references,
     check_storages_defined_once,
     check_storage_node_clash,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from selinonc.compiler import graph
+from selinonc.compiler.checks import _names
 from selinonc.compiler.checks._text import Check, edge_label, failure_label
 from selinonc.compiler.diagnostics import Diagnostic, did_you_mean
 from selinonc.compiler.model import PROPAGATE_OPTIONS, Flow, Project, Ref
@@ -165,8 +166,8 @@ def check_propagate_names(project: Project) -> Iterator[Diagnostic]:
     for flow in project.flows:
         for option in PROPAGATE_OPTIONS:
             for ref in flow.propagate[option].names():
-                if project.is_flow(ref.name):
-                    continue
+                if project.is_flow(ref.name) or _names.is_unlisted_definition(project, ref.name):
+                    continue  # an unlisted definition is SC203's
                 if project.is_task(ref.name):
                     yield Diagnostic.error(
                         "SC210",
@@ -343,7 +344,7 @@ def check_selective_names(project: Project) -> Iterator[Diagnostic]:
                 continue
             where = f"the selective run of {edge_label(flow, edge)}"
             for ref in edge.selective.tasks:
-                if not project.is_node(ref.name):
+                if not project.is_node(ref.name) and not _explained(project, ref.name):
                     yield Diagnostic.error(
                         "SC620",
                         ref.span,
@@ -352,13 +353,20 @@ def check_selective_names(project: Project) -> Iterator[Diagnostic]:
                     )
             subsequent = edge.selective.run_subsequent
             for ref in () if isinstance(subsequent, bool) else subsequent:
-                if not project.is_flow(ref.name):
+                if not project.is_flow(ref.name) and not _explained(project, ref.name):
                     yield Diagnostic.error(
                         "SC620",
                         ref.span,
                         f"run_subsequent of {where} names {ref.name!r}, which is not a flow",
                         hint=did_you_mean(ref.name, flows) or "run_subsequent lists flows",
                     )
+
+
+def _explained(project: Project, name: str) -> bool:
+    """True when the diagnostic of a definition (SC203, or SC205 of a misspelt task) covers
+    this use of `name`."""
+    misspelt = _names.misspelt_definitions(project)
+    return name in misspelt or _names.is_unlisted_definition(project, name)
 
 
 def check_failure_nodes_distinct(project: Project) -> Iterator[Diagnostic]:

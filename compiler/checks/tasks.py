@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from selinonc.compiler.checks import _names
 from selinonc.compiler.diagnostics import Diagnostic
 from selinonc.compiler.model import Project, Task
 from selinonc.compiler.schema import schema_file_problem
@@ -54,8 +55,9 @@ def check_shared_classes(project: Project) -> Iterator[Diagnostic]:
 
 
 def check_unused_tasks(project: Project) -> Iterator[Diagnostic]:
-    """SC504: a task that no flow uses is a leftover."""
+    """SC504: a task that no flow uses is a leftover (unless SC205 names it as misspelt)."""
     used = {name for flow in project.flows for name in flow.nodes()}
+    used |= _names.paired_task_names(project)
     for task in project.tasks:
         if task.name not in used:
             yield Diagnostic.warning(
