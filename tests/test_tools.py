@@ -79,7 +79,7 @@ def test_plot_writes_dot_text_with_every_element(tmp_path: Path) -> None:
     assert dot.startswith("digraph fulfil_order {")
     assert "reserve_stock [label=reserve_stock" in dot and "shape=box3d" in dot  # a sub-flow
     assert "_sc_storage_PaymentStore [label=PaymentStore" in dot and "shape=cylinder" in dot
-    assert "ChargePayment -> _sc_storage_PaymentStore [arrowhead=none style=dotted" in dot
+    assert "ChargePayment -> _sc_storage_PaymentStore [arrowhead=none constraint=false" in dot
     assert 'and fieldGreater(key=\\"total_cents\\",\\l      value=50000)\\l' in dot  # wrapped
     assert "ChargePayment -> NotifyPaymentFailed" in dot and "style=dashed" in dot  # fallback
     foreach = (tmp_path / "reserve_stock.dot").read_text()

@@ -55,7 +55,7 @@ DEFAULT_STYLE: Mapping[str, Mapping[str, str]] = {
     },
     "storage": {"shape": "cylinder", "style": "filled", "fillcolor": "#fff4b3"},
     "edge": {"arrowhead": "vee"},
-    "store_edge": {"style": "dotted", "arrowhead": "none", "weight": "0"},
+    "store_edge": {"style": "dotted", "arrowhead": "none", "constraint": "false"},
     "fallback_edge": {
         "style": "dashed",
         "color": "#c0392b",
@@ -193,8 +193,10 @@ def _nowait_attrs(base: Mapping[str, str], nowait: Mapping[str, str]) -> dict[st
 
 def _draw_nodes(
     graph: graphviz.Digraph, project: Project, flow: Flow, style: Mapping[str, Mapping[str, str]]
-) -> None:
+) -> list[str]:
+    """Draw the tasks and sub-flows, and the storages linked to them; return the storages' ids."""
     nowait = {r.name for r in flow.nowait}
+    storages: dict[str, None] = {}
     for name in flow.nodes():
         attrs = style["flow" if project.is_flow(name) else "task"]
         if name in nowait:
@@ -204,8 +206,11 @@ def _draw_nodes(
         task = project.task(name)
         if task is not None and task.storage is not None:
             storage = f"_sc_storage_{task.storage.name}"  # _sc_ names are reserved (SC209)
-            graph.node(storage, task.storage.name, **style["storage"])
+            if storage not in storages:
+                graph.node(storage, task.storage.name, **style["storage"])
+                storages[storage] = None
             graph.edge(name, storage, **style["store_edge"])
+    return list(storages)
 
 
 def _lowered(flow: Flow) -> dict[tuple[str, int], int]:
@@ -265,7 +270,7 @@ def flow_graph(
     """The graph of one flow."""
     title = f"{flow.name}\\n{NOWAIT_LEGEND}" if flow.nowait else flow.name
     graph = graphviz.Digraph(name=flow.name, graph_attr={**style["graph"], "label": title})
-    _draw_nodes(graph, project, flow, style)
+    storages = _draw_nodes(graph, project, flow, style)
     lowered = _lowered(flow)
     for edge in flow.edges:
         _draw_edge(graph, edge, lowered, style)
@@ -274,6 +279,10 @@ def flow_graph(
         for edge in flow.edges:
             if edge.is_starting:
                 top.node(f"_sc_edge_{edge.index}")
+    with graph.subgraph() as bottom:  # storages in the last row, under the tasks they serve
+        bottom.attr(rank="max")
+        for storage in storages:
+            bottom.node(storage)
     for failure in flow.failures:
         _draw_failure(graph, failure, style)
     return graph
