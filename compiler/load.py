@@ -321,6 +321,49 @@ def _compose(text: str) -> Node | None:
     return yaml.compose(text, Loader=yaml.SafeLoader)
 
 
+# PyYAML's explanations (context or problem) -> what usually causes them. `{at}` is where the
+# construct the parser was reading began ("line 4, column 8").
+_YAML_HINTS: tuple[tuple[str, str], ...] = (
+    ("while parsing a flow sequence", "is the `]` of the list opened at {at} missing?"),
+    ("while parsing a flow mapping", "is the `}}` of the mapping opened at {at} missing?"),
+    (
+        "unknown escape character",
+        "in double quotes a backslash starts an escape; write `\\\\` "
+        "for a backslash, or use single quotes",
+    ),
+    (
+        "could not find expected ':'",
+        "the text at {at} is neither `key: value` nor a list item `- ...`; is a `:` missing?",
+    ),
+    ("quoted scalar", "is the closing quote of the string that starts at {at} missing?"),
+    (
+        "mapping values are not allowed here",
+        "a plain value cannot hold `: `; quote the value, "
+        "or put a nested mapping on lines of its own",
+    ),
+    ("found character '\\t'", "YAML indents with spaces only; replace the tab"),
+    ("that cannot start any token", "quote the value: it starts with a character YAML reserves"),
+    (
+        "expected <block end>",
+        "check the indentation: the keys of one mapping, and the items of "
+        "one list, start in the same column",
+    ),
+    ("found undefined alias", "define the anchor (`&name`) before the alias (`*name`) uses it"),
+)
+_YAML_FALLBACK_HINT = "check the indentation (spaces only) and that every quote and bracket closes"
+
+
+def _yaml_hint(exc: yaml.MarkedYAMLError) -> str:
+    """What probably went wrong, in YAML terms, for a syntax error PyYAML reports."""
+    mark = exc.context_mark or exc.problem_mark
+    at = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "the start"
+    text = f"{exc.context or ''} {exc.problem or ''}"
+    for needle, hint in _YAML_HINTS:
+        if needle in text:
+            return hint.format(at=at)
+    return _YAML_FALLBACK_HINT
+
+
 def load_text(source: SourceFile) -> tuple[Document | None, list[Diagnostic]]:
     """Parse one source file into a Document, or return the diagnostics that prevent it."""
     path = source.path
@@ -342,9 +385,13 @@ def load_text(source: SourceFile) -> tuple[Document | None, list[Diagnostic]]:
         mark = exc.problem_mark or exc.context_mark
         span = Span(path, mark.line + 1, mark.column + 1) if mark else Span(path, 1, 1)
         problem = exc.problem or exc.context or "invalid YAML"
-        return None, [Diagnostic.error("SC101", span, f"invalid YAML: {problem}")]
+        return None, [Diagnostic.error("SC101", span, f"invalid YAML: {problem}", _yaml_hint(exc))]
     except yaml.YAMLError as exc:
-        return None, [Diagnostic.error("SC101", Span(path, 1, 1), f"invalid YAML: {exc}")]
+        return None, [
+            Diagnostic.error(
+                "SC101", Span(path, 1, 1), f"invalid YAML: {exc}", hint=_YAML_FALLBACK_HINT
+            )
+        ]
     except RecursionError:
         return None, [
             Diagnostic.error("SC106", Span(path, 1, 1), "YAML is nested too deeply to read")

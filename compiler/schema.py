@@ -42,9 +42,16 @@ _NAMED_LISTS: Mapping[str, tuple[str, str]] = {
     "flow-definitions": ("flow", "flow definition"),
 }
 _FLOW_PARTS: Mapping[str, str] = {"edges": "edge", "failures": "failure"}
+# A storage class is created with its configuration; only the in-memory one needs none.
+_STORAGE_CONFIGURATION_HINT = (
+    "give the keyword arguments of the storage's class, e.g. `configuration: {url: "
+    "'redis://localhost:6379/0'}`; only the in-memory storage (InMemoryStorage) may leave "
+    "`configuration` out"
+)
 _REQUIRED_HINTS: Mapping[str, str] = {
     "from": "write `from: []` for a starting edge",
     "fallback": "name the nodes to start, or write `fallback: true` to start nothing",
+    "configuration": _STORAGE_CONFIGURATION_HINT,  # only storages require it
 }
 _MAX_SHOWN = 40
 # Python refuses to print integers of more than 4300 digits, and jsonschema prints every value
@@ -216,7 +223,7 @@ def _empty(doc: Document, error: ValidationError, path: JsonPath) -> Iterator[Di
     else:
         items = "items" if container == "list" else "keys"
         message = f"{subject} must have at least {least} {items}"
-    yield Diagnostic.error(_code(error, "SC114"), doc.span(path), message)
+    yield Diagnostic.error(_code(error, "SC114"), doc.span(path), message, _value_hint(path))
 
 
 def _bad_string(doc: Document, error: ValidationError, path: JsonPath) -> Iterator[Diagnostic]:
@@ -230,7 +237,7 @@ def _bad_string(doc: Document, error: ValidationError, path: JsonPath) -> Iterat
         )
     else:
         message = f"{subject} does not have the required form: {_shown(error.instance)}"
-    yield Diagnostic.error(_code(error, "SC113"), doc.span(path), message)
+    yield Diagnostic.error(_code(error, "SC113"), doc.span(path), message, _value_hint(path))
 
 
 def _out_of_range(doc: Document, error: ValidationError, path: JsonPath) -> Iterator[Diagnostic]:
@@ -277,7 +284,10 @@ def _forbidden(doc: Document, error: ValidationError, path: JsonPath) -> Iterato
     values = [negated["const"]] if "const" in negated else list(negated.get("enum", []))
     excluded = " or ".join(_shown(v) for v in values) or _shown(error.instance)
     yield Diagnostic.error(
-        _code(error, "SC113"), doc.span(path), f"{_subject(doc.data, path)} must not be {excluded}"
+        _code(error, "SC113"),
+        doc.span(path),
+        f"{_subject(doc.data, path)} must not be {excluded}",
+        _value_hint(path),
     )
 
 
@@ -307,6 +317,13 @@ def _other(doc: Document, error: ValidationError, path: JsonPath) -> Iterator[Di
         doc.span(path),
         f"{_subject(doc.data, path)} has a value that is not allowed here",
     )
+
+
+def _value_hint(path: JsonPath) -> str | None:
+    """A hint for a value that is empty or excluded, where the value's place suggests one."""
+    if len(path) == 3 and path[0] == "storages" and path[2] == "configuration":
+        return _STORAGE_CONFIGURATION_HINT
+    return None
 
 
 _HANDLERS: Mapping[str, Handler] = {

@@ -72,10 +72,12 @@ def factory(name: str, module: str, classname: str, configuration: Any, what: st
     """A function that imports a class when first called and returns an instance of it.
 
     A mapping configuration gives keyword arguments, anything else one positional argument
-    (as the predecessor does).
+    (as the predecessor does); no configuration (a storage that needs none) gives no arguments.
     """
     args: Sequence[str]
-    if isinstance(configuration, Mapping):
+    if configuration is None:
+        args = []
+    elif isinstance(configuration, Mapping):
         args = literals.keyword_args(configuration, 8, 2)
     else:
         args = [literals.block(configuration, 8, 2)]

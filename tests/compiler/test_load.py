@@ -105,6 +105,28 @@ def test_broken_yaml_gives_one_positioned_diagnostic(
     assert [(f[0], f[1], f[2]) for f in found] == [(code, line, col)]
 
 
+@pytest.mark.parametrize(
+    ("text", "hint"),
+    [
+        ("flows: [main\nx: 1\n", "is the `]` of the list opened at line 1, column 8 missing?"),
+        ("a: {b: 1\nc: 2\n", "is the `}` of the mapping opened at line 1, column 4 missing?"),
+        ("a: 'abc\nb: 2\n", "is the closing quote of the string that starts at line 1, column 4"),
+        ("a: b: c\n", "a plain value cannot hold `: `; quote the value"),
+        ("a:\n\tb: 1\n", "YAML indents with spaces only; replace the tab"),
+        ("a:\n  b: 1\n c: 2\n", "check the indentation: the keys of one mapping"),
+        ("a: 1\nb\nc: 2\n", "the text at line 2, column 1 is neither `key: value`"),
+        ("a: *nope\n", "define the anchor (`&name`) before the alias"),
+        ('a: "\\q"\n', "in double quotes a backslash starts an escape; write `\\\\`"),
+        ("a: @x\n", "quote the value: it starts with a character YAML reserves"),
+        ("a: ]\n", "check the indentation (spaces only) and that every quote and bracket closes"),
+    ],
+)
+def test_invalid_yaml_has_a_hint_naming_the_likely_cause(text: str, hint: str) -> None:
+    _, found = load_text(SourceFile("f.yaml", text))
+    assert [d.code for d in found] == ["SC101"]
+    assert (found[0].hint or "").startswith(hint)
+
+
 def test_deep_nesting_is_a_diagnostic_not_a_crash() -> None:
     deep = "a: " + "[" * (MAX_DEPTH + 10) + "]" * (MAX_DEPTH + 10) + "\n"
     _, found = load(deep)

@@ -252,6 +252,34 @@ def test_storage_configuration_may_be_any_non_empty_value(configuration: str) ->
     assert _found(text) == []
 
 
+@pytest.mark.parametrize(
+    "storage",
+    [
+        "{name: M, import: selinonc.runtime.storages.memory, classname: InMemoryStorage}",
+        "{name: M, import: selinon.storages.memory, classname: InMemoryStorage}",
+        "{name: InMemoryStorage, import: selinon.storages.memory}",
+    ],
+)
+def test_the_in_memory_storage_may_leave_its_configuration_out(storage: str) -> None:
+    assert _found(f"storages:\n  - {storage}\n") == []
+
+
+@pytest.mark.parametrize(
+    "storage",
+    [
+        "{name: M, import: selinonc.runtime.storages.filesystem, classname: Filesystem}",
+        "{name: M, import: selinon.storages.memory, classname: Memory}",
+        "{name: M, import: myapp.storages, classname: InMemoryStorage}",
+        "{name: InMemoryStorage, import: selinon.storages.memory, classname: Other}",
+    ],
+)
+def test_other_storages_need_a_configuration(storage: str) -> None:
+    found = _found(f"storages:\n  - {storage}\n")
+    assert [(code, message.rsplit(" ", 1)[-1]) for code, *_, message in found] == [
+        ("SC112", "'configuration'")
+    ]
+
+
 # --- broken input: exact code, line, column and message --------------------------------------
 
 BROKEN: list[tuple[str, str, list[str]]] = [
@@ -543,6 +571,13 @@ def test_broken_snippet_gives_exact_diagnostics(text: str, expected: list[str]) 
     ] == expected
 
 
+STORAGE_CONFIGURATION_HINT = (
+    "give the keyword arguments of the storage's class, e.g. `configuration: {url: "
+    "'redis://localhost:6379/0'}`; only the in-memory storage (InMemoryStorage) may leave "
+    "`configuration` out"
+)
+
+
 @pytest.mark.parametrize(
     ("text", "hint"),
     [
@@ -561,6 +596,10 @@ def test_broken_snippet_gives_exact_diagnostics(text: str, expected: list[str]) 
             "flow-definitions:\n  - {name: f, edges: [{to: B}]}\n",
             "write `from: []` for a starting edge",
         ),
+        ("storages:\n  - {name: S, import: m}\n", STORAGE_CONFIGURATION_HINT),
+        ("storages:\n  - {name: S, import: m, configuration: {}}\n", STORAGE_CONFIGURATION_HINT),
+        ("storages:\n  - {name: S, import: m, configuration: ''}\n", STORAGE_CONFIGURATION_HINT),
+        ("storages:\n  - {name: S, import: m, configuration: 0}\n", STORAGE_CONFIGURATION_HINT),
     ],
 )
 def test_hints(text: str, hint: str) -> None:
