@@ -1,8 +1,7 @@
 """Every shell command the READMEs and docs show runs as written (issue 8.8).
 
-Each ```sh block runs as one bash script with `set -e`, in a copy of the repository (from its
-root for README.md and docs/, from the example's folder for an example's README), with the
-venv's `selinonc` first on PATH, as after `make demo`. Lines that need a Celery worker, and
+Each ```sh block runs as one bash script with `set -e`, from the root of a copy of the
+repository, with the venv's `selinonc` first on PATH, as after `make demo`. Lines that need a Celery worker, and
 `make` itself, are run by their own tests (tests/celery/test_examples.py, .ci/run).
 """
 
@@ -55,6 +54,8 @@ CASES = [
 def copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("readme") / "selinonc"
     shutil.copytree(ROOT, root, ignore=IGNORED)
+    # The venv `make demo` made, which the README activates: the one running these tests.
+    (root / ".venv").symlink_to(Path(sys.executable).parent.parent)
     return root
 
 
@@ -62,13 +63,12 @@ def copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_the_block_runs_as_written(doc: Path, index: int, copy: Path) -> None:
     script = _script(_blocks(doc.read_text())[index])
     relative = doc.relative_to(ROOT)
-    cwd = copy / relative.parent if relative.parts[0] == "examples" else copy
     bin_dir = str(Path(sys.executable).parent)
     env = {**os.environ, "PATH": bin_dir + os.pathsep + os.environ.get("PATH", "")}
     env.pop("PYTHONPATH", None)
     done = subprocess.run(
         ["bash", "-euo", "pipefail", "-c", script],
-        cwd=cwd,
+        cwd=copy,
         env=env,
         capture_output=True,
         text=True,
