@@ -1,8 +1,9 @@
 """Every shell command the READMEs and docs show runs as written (issue 8.8).
 
 Each ```sh block runs as one bash script with `set -e`, from the root of a copy of the
-repository, with the venv's `selinonc` first on PATH, as after `make demo`. Lines that need a Celery worker, and
-`make` itself, are run by their own tests (tests/celery/test_examples.py, .ci/run).
+repository, with the venv's `selinonc` first on PATH, as after `make demo`. Lines that need a
+Celery worker, and `make` itself, are run by their own tests (tests/celery/test_examples.py,
+.ci/run).
 """
 
 from __future__ import annotations
