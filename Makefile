@@ -17,10 +17,11 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	touch $(STAMP)
 
 # The main job on the embedded default: check the example, then run its top-level flow in this
-# process (no broker), for a release that gets three reproducibility rebuilds.
+# process (no broker, so its `{DEPLOYMENT_PREFIX}` queue needs no variable), for a release that
+# gets three reproducibility rebuilds.
 demo: $(STAMP)
 	$(SELINONC) check $(DEMO)
-	cd $(DEMO) && DEPLOYMENT_PREFIX=demo ../../$(SELINONC) run . --flow analyse_package \
+	cd $(DEMO) && ../../$(SELINONC) run . --flow analyse_package \
 		--node-args '{"ecosystem": "pypi", "name": "tinyjson", "version": "1.2.0", "rebuilds": 3}'
 
 

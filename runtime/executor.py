@@ -8,19 +8,28 @@ events, so nothing polls.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
+import difflib
 import heapq
 import itertools
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from selinonc.runtime import placeholders, selective
 from selinonc.runtime.advance import advance
-from selinonc.runtime.errors import StorageError
+from selinonc.runtime.errors import (
+    PlaceholderError,
+    SelinoncError,
+    StorageError,
+    UnknownFlowError,
+    UnknownTaskError,
+)
 from selinonc.runtime.events import (
     Event,
     FlowFailed,
@@ -35,82 +44,44 @@ from selinonc.runtime.events import (
     WakeUp,
 )
 from selinonc.runtime.pool import StoragePool
+from selinonc.runtime.report import NodeRecord, RunInterrupted, RunReport
 from selinonc.runtime.runner import Outcome, TaskRun, run_task
+from selinonc.runtime.selective import SelectiveNoPathError
 from selinonc.runtime.state import FAILED, FlowState
 from selinonc.runtime.tables import System
 from selinonc.runtime.trace import Tracer, tracer_for
 
+__all__ = [
+    "HEARTBEAT",
+    "MAX_DISPATCHER_RETRIES",
+    "Executor",
+    "NodeRecord",
+    "PlaceholderError",
+    "RunInterrupted",
+    "RunReport",
+    "SelectiveNoPathError",
+    "SelinoncError",
+    "UnknownFlowError",
+    "UnknownTaskError",
+    "importing_for_one_process",
+]
+
 # A storage error in a dispatcher step retries the step; after this many, the flow fails.
 MAX_DISPATCHER_RETRIES = 10
+# Seconds between two calls of the heartbeat while the executor waits in real time.
+HEARTBEAT = 0.1
+# How many task names an unknown-task error lists before it counts the rest.
+_NAMES_LISTED = 40
 
 
-@dataclass(slots=True)
-class NodeRecord:
-    """One node of a run, for the live view and the report."""
-
-    id: str
-    name: str
-    kind: str  # "task" or "flow"
-    flow: str  # the name of the flow it belongs to ("" for the top-level flow)
-    flow_id: str  # the id of that flow instance ("" for the top-level flow)
-    parent: Mapping[str, Any] | None
-    status: str = "scheduled"  # scheduled, running, retrying, succeeded, failed
-    nowait: bool = False
-    fallback: bool = False
-    attempts: int = 0
-    retries: int = 0
-    result: Any = None  # where the result is stored: {"storage", "location"}
-    error: str | None = None  # traceback of the last failure
-    reason: str | None = None  # why a flow failed
-    started: float | None = None
-    ended: float | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "name": self.name,
-            "kind": self.kind,
-            "flow": self.flow,
-            "flow_id": self.flow_id,
-            "parent": self.parent,
-            "status": self.status,
-            "nowait": self.nowait,
-            "fallback": self.fallback,
-            "attempts": self.attempts,
-            "retries": self.retries,
-            "result": self.result,
-            "error": self.error,
-            "reason": self.reason,
-            "started": self.started,
-            "ended": self.ended,
-        }
-
-
-@dataclass(slots=True)
-class RunReport:
-    """What a run did: the top-level flow's outcome and every node."""
-
-    flow: str
-    id: str
-    status: str  # "success" or "failure"
-    node_args: Any
-    nodes: dict[str, NodeRecord]
-    flow_report: Mapping[str, Any]
-    reason: str | None
-    clock: float  # seconds of (virtual or real) time the run took
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "flow": self.flow,
-            "id": self.id,
-            "status": self.status,
-            "node_args": self.node_args,
-            "reason": self.reason,
-            "seconds": round(self.clock, 6),
-            "finished_nodes": self.flow_report.get("finished_nodes", {}),
-            "failed_nodes": self.flow_report.get("failed_nodes", {}),
-            "nodes": [n.to_json() for n in self.nodes.values()],
-        }
+@contextlib.contextmanager
+def importing_for_one_process() -> Iterator[None]:
+    """Import a flow package for the embedded executor: a `{VAR}` placeholder whose variable
+    is not set resolves to a marked value instead of failing the import, since a run in one
+    process routes nothing to a queue. A value that is needed (a Sentry DSN) still fails, when
+    it is used, with the error naming the variable; a worker's import is never lenient."""
+    with placeholders.deferred():
+        yield
 
 
 @dataclass(order=True, slots=True)
@@ -137,6 +108,14 @@ class Executor:
         tracer: receives every trace event (name, details); by default, the tracers of the
             package's `global.trace`.
         listener: called with a node's record whenever it changes (for live views).
+        heartbeat: called every HEARTBEAT seconds or so while the executor waits in real time
+            (a countdown, or tasks on worker threads), so a live view can show the countdown.
+        timeout: stop starting work after this many seconds of run time (virtual, or real
+            with `real_time`); the report's status is then "timeout". With `real_time`, tasks
+            run on threads (one at least) so that a task still running at the timeout is left
+            behind, still "running", instead of holding the run.
+        max_nodes: stop when the run is about to start more than this many nodes (tasks and
+            sub-flows, fallbacks and nowait nodes included); the status is then "node-limit".
     """
 
     def __init__(
@@ -147,13 +126,19 @@ class Executor:
         real_time: bool = False,
         tracer: Tracer | None = None,
         listener: Callable[[NodeRecord], None] | None = None,
+        heartbeat: Callable[[], None] | None = None,
+        timeout: float | None = None,
+        max_nodes: int | None = None,
     ) -> None:
         self.system = system
         self.workers = max(1, workers)
         self.real_time = real_time
+        self.timeout = timeout
+        self.max_nodes = max_nodes
         self.pool = StoragePool(system, locate=self._flow_name)
         self.tracer = tracer or tracer_for(system, self.pool)  # the package's global.trace
         self.listener = listener
+        self.heartbeat = heartbeat
         self.exceptions: dict[str, BaseException] = {}
         self.nodes: dict[str, NodeRecord] = {}
         self._states: dict[str, FlowState] = {}
@@ -164,6 +149,8 @@ class Executor:
         self._start = time.monotonic()
         self._throttled: dict[str, float] = {}  # node name -> when it may start next
         self._result: tuple[str, Mapping[str, Any], str | None] | None = None
+        self._started = 0  # nodes started, for max_nodes
+        self._stopped: tuple[str, str] | None = None  # (status, reason) of a run cut short
 
     def _flow_name(self, flow_id: str) -> str | None:
         state = self._states.get(flow_id)
@@ -179,14 +166,88 @@ class Executor:
         heapq.heappush(self._queue, _Due(self.now() + max(0.0, after), next(self._seq), job))
 
     def _wait_until(self, at: float) -> None:
+        """Move time on to `at`, or to the timeout when that comes first (and stop there)."""
+        timed_out = self.timeout is not None and at > self.timeout
+        if self.timeout is not None:
+            at = min(at, self.timeout)
         if self.real_time:
-            delay = at - self.now()
-            if delay > 0:
-                time.sleep(delay)
+            while (delay := at - self.now()) > 0:
+                time.sleep(min(delay, HEARTBEAT) if self.heartbeat is not None else delay)
+                self._beat()
         else:
             self._clock = max(self._clock, at)
+        if timed_out:
+            self._time_out()
+
+    def _wait_timeout(self, blocked: bool) -> float | None:
+        """How long to wait for a running task: until the next job is due (a job waiting for
+        a busy worker is not), the timeout, or the next heartbeat; None for as long as it takes."""
+        bounds: list[float] = []
+        if self.real_time:
+            if self._queue and not blocked:
+                bounds.append(self._queue[0].at - self.now())
+            if self.timeout is not None:
+                bounds.append(self.timeout - self.now())
+        if self.heartbeat is not None:
+            bounds.append(HEARTBEAT)
+        return max(0.0, min(bounds)) if bounds else None
+
+    def _time_out(self) -> None:
+        clock = "real" if self.real_time else "virtual"
+        limit = f"{self.timeout:g} s ({clock} time)"
+        self._stop("timeout", f"the run reached its time limit of {limit}")
+
+    def _stop(self, status: str, reason: str) -> None:
+        if self._stopped is None:
+            self._stopped = (status, reason)
+
+    def _cut_short(self) -> bool:
+        return self._stopped is not None
+
+    def _beat(self) -> None:
+        if self.heartbeat is not None:
+            self.heartbeat()
 
     # --- running -------------------------------------------------------------------------------
+
+    def select(
+        self,
+        flow_name: str,
+        task_names: Sequence[str],
+        *,
+        follow_subflows: bool = False,
+        run_subsequent: bool = False,
+    ) -> dict[str, Any]:
+        """The `selective` argument of `run` for a run of `flow_name` limited to what leads to
+        `task_names` (the predecessor's selective runs, selinon-reference.md §4.21).
+
+        Raises:
+            UnknownFlowError: when the system has no such flow.
+            UnknownTaskError: when a name is not a task of the system, naming its tasks.
+            SelectiveNoPathError: when no path of the flow leads to one of the tasks.
+        """
+        self.system.flow(flow_name)
+        for name in task_names:
+            if name not in self.system.tasks:
+                raise UnknownTaskError(self._unknown_task(name))
+        return selective.compute(
+            self.system,
+            flow_name,
+            task_names,
+            follow_subflows=follow_subflows,
+            run_subsequent=run_subsequent,
+        )
+
+    def _unknown_task(self, name: str) -> str:
+        known = sorted(self.system.tasks)
+        what = "a flow, not a task" if self.system.is_flow(name) else "not a task"
+        text = f"{name!r} is {what} of flow package {self.system.package!r}"
+        close = difflib.get_close_matches(name, known, n=1)
+        if close:
+            text += f" (did you mean {close[0]!r}?)"
+        listed = ", ".join(known[:_NAMES_LISTED])
+        more = len(known) - _NAMES_LISTED
+        return f"{text}; its tasks are: {listed}" + (f" and {more} more" if more > 0 else "")
 
     def run(
         self,
@@ -195,16 +256,18 @@ class Executor:
         flow_id: str = "flow",
         selective: Mapping[str, Any] | None = None,
     ) -> RunReport:
-        """Run flow `flow_name` to its end (and every nowait node it started).
+        """Run flow `flow_name` to its end (and every nowait node it started), or until the
+        timeout or the node limit stops it.
 
         Args:
             flow_name: the flow.
             node_args: its arguments.
             flow_id: the id of the flow instance (node ids derive from it).
-            selective: a selective run, from `selinonc.runtime.selective.compute`.
+            selective: a selective run, from `select` (or `selinonc.runtime.selective`).
 
         Raises:
             UnknownFlowError: when the system has no such flow.
+            RunInterrupted: on Ctrl-C, with the report of what ran until then.
         """
         self.system.flow(flow_name)
         self._states[flow_id] = FlowState(
@@ -214,14 +277,34 @@ class Executor:
             selective=dict(selective) if selective is not None else None,
         )
         self._owner[flow_id] = None
+        self._start = time.monotonic()
         self.tracer("FLOW_SCHEDULE", {"flow_name": flow_name, "flow_id": flow_id})
         self._push(0, _FlowEvent(flow_id, Start()))
-        with ThreadPoolExecutor(self.workers) if self.workers > 1 else _Inline() as threads:
+        threaded = self.workers > 1 or (self.real_time and self.timeout is not None)
+        threads: ThreadPoolExecutor | _Inline = (
+            ThreadPoolExecutor(self.workers) if threaded else _Inline()
+        )
+        try:
             self._loop(threads)
-        assert self._result is not None, "the top-level flow never ended"
-        status, report, reason = self._result
+        except KeyboardInterrupt:
+            self._stop("interrupted", "the run was interrupted (Ctrl-C)")
+            raise RunInterrupted(self._report(flow_id, node_args)) from None
+        finally:
+            # A run cut short leaves the tasks still running to their threads.
+            threads.shutdown(wait=self._stopped is None, cancel_futures=True)
+        return self._report(flow_id, node_args)
+
+    def _report(self, flow_id: str, node_args: Any) -> RunReport:
+        state = self._states[flow_id]
+        report: Mapping[str, Any]
+        reason: str | None
+        if self._stopped is not None:
+            (status, reason), report = self._stopped, state.report()
+        else:
+            assert self._result is not None, "the top-level flow never ended"
+            status, report, reason = self._result
         return RunReport(
-            flow=flow_name,
+            flow=state.flow,
             id=flow_id,
             status=status,
             node_args=node_args,
@@ -231,28 +314,54 @@ class Executor:
             clock=self.now(),
         )
 
-    def _loop(self, threads: Any) -> None:
+    def result(self, node_id: str) -> Any:
+        """What a node gave: a finished task's result, read through its storage as a task's
+        `parent_task_result` reads it, or a finished sub-flow's finished nodes.
+
+        Raises:
+            KeyError: when the run has no such node.
+            StorageError: when the node has no stored result, or it cannot be read.
+        """
+        record = self.nodes[node_id]
+        if record.result is None:
+            raise StorageError(f"node {record.name!r} ({node_id}) has no stored result")
+        if record.kind == "flow":
+            return record.result
+        return self.pool.retrieve(record.flow, record.name, node_id)
+
+    def _loop(self, threads: ThreadPoolExecutor | _Inline) -> None:
         running: dict[Future[Outcome], TaskRun] = {}
-        while self._queue or running:
-            while self._queue and self._queue[0].at <= self.now():
-                job = heapq.heappop(self._queue).job
-                if isinstance(job, _FlowEvent):
-                    self._dispatch(job)
-                elif len(running) < self.workers:
-                    self._begin(job)
-                    running[threads.submit(self._attempt, job)] = job
-                else:  # every worker is busy: it waits for the next free one
-                    heapq.heappush(self._queue, _Due(self.now(), next(self._seq), job))
-                    break
+        while (self._queue or running) and not self._cut_short():
+            blocked = self._start_due(threads, running)
+            if self._cut_short():
+                break
             if running:
-                timeout = None
-                if self.real_time and self._queue:  # a retry may be due before a task ends
-                    timeout = max(0.0, self._queue[0].at - self.now())
+                timeout = self._wait_timeout(blocked)
                 done, _ = wait(running, timeout=timeout, return_when=FIRST_COMPLETED)
                 for future in sorted(done, key=lambda f: running[f].node_id):
                     self._end(running.pop(future), future.result())
+                self._beat()
+                if self.real_time and self.timeout is not None and self.now() >= self.timeout:
+                    self._time_out()
             elif self._queue:
                 self._wait_until(self._queue[0].at)
+
+    def _start_due(
+        self, threads: ThreadPoolExecutor | _Inline, running: dict[Future[Outcome], TaskRun]
+    ) -> bool:
+        """Dispatch the flow events and start the tasks that are due; True when a due task
+        waits for a busy worker."""
+        while self._queue and self._queue[0].at <= self.now() and not self._cut_short():
+            job = heapq.heappop(self._queue).job
+            if isinstance(job, _FlowEvent):
+                self._dispatch(job)
+            elif len(running) < self.workers:
+                self._begin(job)
+                running[threads.submit(self._attempt, job)] = job
+            else:  # every worker is busy: it waits for the next free one
+                heapq.heappush(self._queue, _Due(self.now(), next(self._seq), job))
+                return True
+        return False
 
     def _attempt(self, job: TaskRun) -> Outcome:
         return run_task(self.system, self.pool, job, self.exceptions, self.tracer)
@@ -261,6 +370,7 @@ class Executor:
         record = self.nodes[job.node_id]
         record.status, record.attempts = "running", record.attempts + 1
         record.started = record.started if record.started is not None else self.now()
+        record.due = None
         self._changed(record)
 
     def _end(self, job: TaskRun, outcome: Outcome) -> None:
@@ -271,6 +381,7 @@ class Executor:
                 record.retries + 1,
                 outcome.error,
             )
+            record.due = self.now() + max(0.0, outcome.countdown)
             attempt = job.attempt + (1 if outcome.counted else 0)
             self._push(outcome.countdown, dataclasses.replace(job, attempt=attempt))
         else:
@@ -321,6 +432,12 @@ class Executor:
             self._flow_ended(state, action)
 
     def _start_node(self, state: FlowState, action: StartTask | StartFlow) -> None:
+        if self.max_nodes is not None and self._started >= self.max_nodes:
+            reason = f"the run was about to start more than its limit of {self.max_nodes} nodes"
+            self._stop("node-limit", reason)
+        if self._stopped is not None:
+            return  # a run cut short starts nothing more
+        self._started += 1
         flow = self.system.flow(state.flow)
         kind = "flow" if isinstance(action, StartFlow) else "task"
         record = NodeRecord(
@@ -349,6 +466,7 @@ class Executor:
             record.status, record.attempts = "running", 1
             self._push(delay, _FlowEvent(sub.id, Start()))
         else:
+            record.due = self.now() + delay if delay > 0 else None
             # Each node its own copy, as each Celery message carries one: a task that changes
             # its arguments changes nothing for the others.
             job = TaskRun(
@@ -399,10 +517,7 @@ class Executor:
 class _Inline:
     """A stand-in for a thread pool of one: runs each task when it is submitted."""
 
-    def __enter__(self) -> _Inline:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         return None
 
     def submit(self, function: Callable[[TaskRun], Outcome], job: TaskRun) -> Future[Outcome]:

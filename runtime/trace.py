@@ -13,6 +13,8 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from selinonc.runtime.placeholders import require
+
 EVENTS: tuple[str, ...] = (
     "DISPATCHER_WAKEUP", "FLOW_SCHEDULE", "FLOW_START", "TASK_SCHEDULE", "TASK_START",
     "SUBFLOW_SCHEDULE", "TASK_END", "NODE_SUCCESSFUL", "TASK_DISCARD_RESULT", "TASK_FAILURE",
@@ -106,6 +108,8 @@ def _storage_tracer(pool: Any, storage: str, method: str) -> TraceFunction:
 
 def _sentry_tracer(dsn: str | None) -> TraceFunction:
     """Report failures to Sentry (sentry_sdk must be installed; the predecessor sent nothing)."""
+    if dsn is not None:
+        require(dsn)  # a DSN left unresolved by a one-process import is needed now
     try:
         import sentry_sdk  # type: ignore[import-not-found,unused-ignore]
     except ImportError:

@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from tests.buildkit import EXAMPLE_ENV, EXAMPLE_PACKAGES, EXAMPLES, selinonc
+from tests.buildkit import (
+    EXAMPLE_ENV,
+    EXAMPLE_PACKAGES,
+    EXAMPLES,
+    build_files,
+    selinonc,
+    write_package,
+)
 from tests.scenarios import load, scenarios
 
 
@@ -113,6 +121,10 @@ def test_a_configuration_with_errors_exits_1_with_its_diagnostics() -> None:
     assert "error[SC205]" in done.stdout
 
 
+def _without_deployment_prefix() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k != "DEPLOYMENT_PREFIX"}
+
+
 @pytest.mark.parametrize(
     "source",
     [
@@ -120,18 +132,63 @@ def test_a_configuration_with_errors_exits_1_with_its_diagnostics() -> None:
         ["--package", "pkganalysis.flowpkg", "--flow", "analyse_package"],
     ],
 )
-def test_a_package_that_does_not_import_is_a_usage_error_naming_why(source: list[str]) -> None:
-    import os
-
-    env = {k: v for k, v in os.environ.items() if k != "DEPLOYMENT_PREFIX"}
+def test_a_run_in_one_process_needs_no_queue_placeholder_variable(source: list[str]) -> None:
+    # Its RebuildArchive queue is "{DEPLOYMENT_PREFIX}_builders": one process routes nothing.
+    scenario = load("package-analysis", next(n for e, n in scenarios() if e == "package-analysis"))
+    args = ["--node-args", json.dumps(scenario["node_args"]), "--json"]
     done = subprocess.run(
-        [sys.executable, "-c", "from selinonc.compiler.cli import main; main()", "run", *source],
+        [
+            sys.executable,
+            "-c",
+            "from selinonc.compiler.cli import main; main()",
+            "run",
+            *source,
+            *args,
+        ],
         cwd=EXAMPLES / "package-analysis",
-        env=env,
+        env=_without_deployment_prefix(),
         capture_output=True,
         text=True,
         check=False,
     )
+    assert done.returncode == (0 if scenario["expect"]["outcome"] == "success" else 1), done.stderr
+    assert json.loads(done.stdout)["status"] == scenario["expect"]["outcome"]
+
+
+def test_a_worker_importing_the_package_still_fails_naming_the_variable() -> None:
+    # What a Celery worker does at start-up (the executor imported first changes nothing).
+    code = "import selinonc.runtime.executor, selinonc.runtime.celery; import pkganalysis.flowpkg"
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=EXAMPLES / "package-analysis",
+        env=_without_deployment_prefix(),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert (
+        "selinonc.runtime.errors.PlaceholderError: environment variable 'DEPLOYMENT_PREFIX' is "
+        "not set; the queue of task 'RebuildArchive' is '{DEPLOYMENT_PREFIX}_builders', so set "
+        "DEPLOYMENT_PREFIX in the worker's environment"
+    ) in done.stderr
+
+
+def test_a_package_that_does_not_import_is_a_usage_error_naming_why(tmp_path: Path) -> None:
+    tasks = tmp_path / "brokentasks.py"
+    tasks.write_text(
+        "from selinonc.runtime import SelinonTask\n\n\n"
+        "class T(SelinonTask):\n    def run(self, node_args):\n        return None\n"
+    )
+    (tmp_path / "flows.yaml").write_text(
+        "tasks: [{name: T, import: brokentasks}]\nflows: [main]\n"
+        "flow-definitions: [{name: main, edges: [{from: [], to: T}]}]\n"
+    )
+    files = build_files("flows.yaml", cwd=tmp_path, out_dir=tmp_path / "brokenpkg")
+    write_package(files, tmp_path, "brokenpkg")
+    tasks.write_text("raise ImportError('no such thing as brokentasks')\n")  # broken since
+    done = selinonc("run", "--package", "brokenpkg", "--flow", "main", cwd=tmp_path)
     assert done.returncode == 2
-    assert "PlaceholderError: environment variable 'DEPLOYMENT_PREFIX' is not set" in done.stderr
+    assert "cannot import the flow package 'brokenpkg': ImportError: no such thing" in done.stderr
+    assert "brokentasks.py:1)" in done.stderr
     assert "Traceback" not in done.stderr

@@ -358,6 +358,58 @@ def run(
             "move a virtual clock and nothing sleeps.",
         ),
     ] = False,
+    timeout: Annotated[
+        float | None,
+        typer.Option(
+            "--timeout",
+            min=0,
+            metavar="SECONDS",
+            help="Stop starting work after this many seconds: of virtual time, or of wall-clock "
+            "time with --real-time. The summary shows what ran; exit code 3.",
+            show_default=False,
+        ),
+    ] = None,
+    max_nodes: Annotated[
+        int,
+        typer.Option(
+            "--max-nodes",
+            min=0,
+            metavar="N",
+            help="Stop when the run is about to start more than N nodes (tasks and sub-flows), "
+            "so that a conditional loop cannot run forever; 0 for no limit. Exit code 4.",
+        ),
+    ] = 10_000,  # run.DEFAULT_MAX_NODES (run.py is imported only when the command runs)
+    select: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--select",
+            metavar="TASK",
+            help="A selective run: only what leads to TASK runs (repeat for several tasks).",
+            show_default=False,
+        ),
+    ] = None,
+    run_subsequent: Annotated[
+        bool,
+        typer.Option(
+            "--run-subsequent", help="With --select, also run what follows the selected tasks."
+        ),
+    ] = False,
+    follow_subflows: Annotated[
+        bool,
+        typer.Option(
+            "--follow-subflows",
+            help="With --select, look for the tasks in sub-flows too and run those sub-flows "
+            "selectively; without it, a sub-flow on the way runs whole.",
+        ),
+    ] = False,
+    show_results: Annotated[
+        bool,
+        typer.Option(
+            "--show-results",
+            help="Print each node's result, read back from its storage, after the summary "
+            '(with --json, as each node\'s "value").',
+        ),
+    ] = False,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print a machine-readable report instead of tables.")
     ] = False,
@@ -365,8 +417,12 @@ def run(
 ) -> None:
     """Run one flow in this process, with no broker (tasks import from here and PYTHONPATH).
 
+    Queue placeholders such as `{DEPLOYMENT_PREFIX}` need no variable here: one process routes
+    nothing to a queue. Ctrl-C stops the run and prints what ran.
+
     Exit code 0 when the flow succeeds, 1 when it fails or the configuration has errors, 2 on
-    usage errors.
+    usage errors (an unknown flow or task), 3 when --timeout stopped the run, 4 when
+    --max-nodes stopped it, 130 on Ctrl-C.
     """
     from selinonc.compiler.cli import run as running
 
@@ -374,7 +430,19 @@ def run(
         _usage("give the flow to run with --flow")
     if bool(inputs) == bool(package):
         _usage("give either the configuration (INPUTS) or --package, not both or neither")
+    if (run_subsequent or follow_subflows) and not select:
+        _usage("--run-subsequent and --follow-subflows apply to a selective run: add --select")
     args = _node_args(node_args, node_args_file)
+    options = running.Options(
+        workers=workers,
+        real_time=real_time,
+        timeout=timeout,
+        max_nodes=max_nodes or None,
+        select=tuple(select or ()),
+        follow_subflows=follow_subflows,
+        run_subsequent=run_subsequent,
+        show_results=show_results,
+    )
     sys.path.insert(0, os.getcwd())  # tasks import from here, as in a worker started here
     from rich.console import Console
 
@@ -382,25 +450,15 @@ def run(
     live = not as_json and console.is_terminal
     try:
         with _system(inputs or [], package, compat) as system:
-            report = running.run_flow(
-                system,
-                flow,
-                args,
-                workers=workers,
-                real_time=real_time,
-                live=live,
-                console=console,
-            )
+            outcome = running.run_flow(system, flow, args, options, live=live, console=console)
     except running.RunError as exc:
         _usage(str(exc))
     if as_json:
-        typer.echo(running.report_json(report))
+        typer.echo(running.report_json(outcome))
     else:
-        console.print(running.summary_table(report))
-        clock = "real" if real_time else "virtual"
-        reason = f" ({report.reason})" if report.reason else ""
-        console.print(f"flow {flow}: {report.status}{reason} in {report.clock:.2f} s {clock} time")
-    raise typer.Exit(0 if report.status == "success" else 1)
+        console.print(running.summary(outcome, console.width))
+        console.print(running.closing_line(outcome, real_time))
+    raise typer.Exit(outcome.exit_code)
 
 
 @contextlib.contextmanager
