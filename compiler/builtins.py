@@ -102,6 +102,10 @@ PREDICATES: Mapping[str, tuple[str, ...]] = {
     "argsFieldUrlPath": (NODE_ARGS, "key", "path"),
 }
 
+# Parameters of the built-in predicates that name a field of the value read: a string, or a
+# list naming a path of fields (`[a, b, 0]`). Anything else finds no field in a JSON result.
+FIELD_NAME_PARAMS: frozenset[str] = frozenset({"key"})
+
 # name -> the parameters after `status`, in order (the function is `f(status, *these)`).
 STRATEGIES: Mapping[str, tuple[str, ...]] = {
     "constant": ("retry",),

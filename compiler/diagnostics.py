@@ -69,6 +69,7 @@ CODES: Mapping[str, str] = {
     "SC406": "predicate arguments do not match the predicate's parameters",
     "SC407": "a failure condition reads a task result",
     "SC408": "a custom predicates or sampling strategies module cannot be imported",
+    "SC409": "a built-in predicate's field name (`key`) is neither a string nor a list",
     # SC5xx: tasks and storages
     "SC501": "`storage_task_name` without a `storage`",
     "SC502": "a storage is used by no task",

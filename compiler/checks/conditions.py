@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from selinonc.compiler import signatures
-from selinonc.compiler.builtins import MESSAGE, PREDICATE_IMPLICIT
+from selinonc.compiler.builtins import FIELD_NAME_PARAMS, MESSAGE, PREDICATE_IMPLICIT
 from selinonc.compiler.checks._text import Check, args_span, arguments, quoted, starter_label
 from selinonc.compiler.diagnostics import Diagnostic, did_you_mean
 from selinonc.compiler.model import (
@@ -292,6 +292,61 @@ def check_failure_reads_no_result(project: Project) -> Iterator[Diagnostic]:
             )
 
 
+def _kind(value: object) -> str:
+    """A YAML value's kind in plain words, with the value when it is a short scalar."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return f"a boolean ({str(value).lower()})"
+    if isinstance(value, int | float):
+        shown = _short_number(value)
+        return f"a number ({shown})" if shown else "a very large number"
+    return "a mapping" if isinstance(value, dict) else f"a {type(value).__name__}"
+
+
+def _short_number(value: float) -> str | None:
+    """A number as text, or None for one too long to print (Python refuses 4,300 digits)."""
+    if isinstance(value, int) and value.bit_length() > 64:
+        return None
+    return str(value)
+
+
+def check_field_name_args(project: Project) -> Iterator[Diagnostic]:
+    """SC409: a built-in predicate's field name (`key`) is a string or a list of names.
+
+    A warning: the predicate runs, but `message[42]` finds no field in a JSON result (only an
+    item of a list), so the condition is most likely never true.
+    """
+    uses = _typed_uses(project)
+    if not uses or not _catalog(project).builtin:  # a custom module's `key` may mean anything
+        return
+    for use, _ in uses:
+        for name in sorted(FIELD_NAME_PARAMS & set(use.leaf.args)):
+            value = use.leaf.args[name]
+            if isinstance(value, str | list):
+                continue
+            yield Diagnostic.warning(
+                "SC409",
+                use.leaf.arg_spans.get(name, use.leaf.span),
+                f"`{name}` of predicate {use.leaf.name!r} in {use.where} is {_kind(value)}, "
+                "not a field name",
+                hint=_field_name_hint(name, value),
+            )
+
+
+def _field_name_hint(name: str, value: object) -> str:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        shown = _short_number(value) or "123"
+        return (
+            f'write the field name as a string (`{name}: "{shown}"`), or a list for a path of '
+            f"fields (`{name}: [items, {shown}]`); a bare number reads only an item of a list"
+        )
+    return (
+        f"write the field name as a string (`{name}: name`), or a list for a path of fields "
+        f"(`{name}: [a, b]`)"
+    )
+
+
 CHECKS: tuple[Check, ...] = (
     check_predicates_module,
     check_predicate_known,
@@ -301,4 +356,5 @@ CHECKS: tuple[Check, ...] = (
     check_result_node_writable,
     check_predicate_args,
     check_failure_reads_no_result,
+    check_field_name_args,
 )

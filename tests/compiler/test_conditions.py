@@ -199,3 +199,31 @@ def test_a_missing_strategies_module_is_reported_once_per_module() -> None:
 """
     p = project(flow.format(name="main") + flow.format(name="other"))
     assert codes(p) == ["SC408"]
+
+
+@pytest.mark.parametrize(
+    ("key", "warned"),
+    [("42", True), ("true", True), ("{a: 1}", True), ("'42'", False), ("[a, 0]", False)],
+)
+def test_a_key_that_is_neither_a_string_nor_a_list_is_sc409(key: str, warned: bool) -> None:
+    p = project(f"""
+  - name: main
+    edges:
+      - {{from: null, to: A}}
+      - {{from: A, to: B, condition: {{name: fieldExist, args: {{key: {key}}}}}}}
+""")
+    assert ("SC409" in codes(p)) is warned
+
+
+def test_sc409_leaves_the_key_of_a_custom_predicates_module_alone() -> None:
+    nodes = NODES + "global: {predicates_module: not_importable_here}\n"
+    p = project(
+        """
+  - name: main
+    edges:
+      - {from: null, to: A}
+      - {from: A, to: B, condition: {name: fieldExist, args: {key: 42}}}
+""",
+        nodes,
+    )
+    assert codes(p) == ["SC408"]
