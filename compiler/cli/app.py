@@ -365,7 +365,8 @@ def run(
             min=0,
             metavar="SECONDS",
             help="Stop starting work after this many seconds: of virtual time, or of wall-clock "
-            "time with --real-time. The summary shows what ran; exit code 3.",
+            "time with --real-time (a task still running then is left unfinished). The summary "
+            "shows what ran; exit code 3.",
             show_default=False,
         ),
     ] = None,
