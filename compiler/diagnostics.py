@@ -77,6 +77,11 @@ CODES: Mapping[str, str] = {
     "SC504": "a task is used in no flow",
     "SC505": "`retry_countdown` is set but `max_retry` is 0",
     "SC506": "an `output_schema` file does not exist or is not a valid JSON Schema",
+    "SC507": "a task's module cannot be imported where selinonc runs",
+    "SC508": "a task's module or class does not exist in a package or module that imports",
+    "SC509": "a task's class is not a task class the runtime can run",
+    "SC510": "a `selinon.*` module or class that selinonc has no equivalent of",
+    "SC511": "a configuration key of a Selinon storage that selinonc's equivalent cannot honour",
     # SC6xx: flow options
     "SC601": "`node_args_from_first` needs exactly one starting edge with one task",
     "SC602": "a nowait node is used as a source or waits for a failure",

@@ -246,16 +246,7 @@ def run_flow(
             timeout=options.timeout,
             max_nodes=options.max_nodes,
         )
-        selective = None
-        if options.select:
-            selective = executor.select(
-                flow_name,
-                options.select,
-                follow_subflows=options.follow_subflows,
-                run_subsequent=options.run_subsequent,
-            )
-        else:
-            system.flow(flow_name)
+        selective = _selection(executor, flow_name, options)
     except SelinoncError as exc:  # an unknown flow or task, no path, a placeholder needed
         raise RunError(str(exc)) from None
     if view is not None:
@@ -269,6 +260,19 @@ def run_flow(
     if options.show_results:
         _read_results(executor, outcome)
     return outcome
+
+
+def _selection(executor: Executor, flow_name: str, options: Options) -> dict[str, Any] | None:
+    """The selective run the options ask for, or None (after checking that the flow exists)."""
+    if not options.select:
+        executor.system.flow(flow_name)
+        return None
+    return executor.select(
+        flow_name,
+        options.select,
+        follow_subflows=options.follow_subflows,
+        run_subsequent=options.run_subsequent,
+    )
 
 
 def _read_results(executor: Executor, outcome: Outcome) -> None:
