@@ -16,10 +16,10 @@ from typing import Any
 
 from selinonc.runtime import SelinonTask
 from selinonc.runtime.abi import RUNTIME_ABI
-from selinonc.runtime.advance import advance
-from selinonc.runtime.events import NodeFinished, Start, StartTask
+from selinonc.runtime.core.advance import advance
+from selinonc.runtime.core.events import NodeFinished, Start, StartTask
+from selinonc.runtime.core.state import FlowState
 from selinonc.runtime.executor import Executor
-from selinonc.runtime.state import FlowState
 from selinonc.runtime.tables import Edge, Flow, Settings, System, Task
 
 RUNS = 5

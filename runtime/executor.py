@@ -21,16 +21,10 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from selinonc.runtime import placeholders, selective
-from selinonc.runtime.advance import advance
-from selinonc.runtime.errors import (
-    PlaceholderError,
-    SelinoncError,
-    StorageError,
-    UnknownFlowError,
-    UnknownTaskError,
-)
-from selinonc.runtime.events import (
+from selinonc.runtime import placeholders
+from selinonc.runtime.core import selective
+from selinonc.runtime.core.advance import advance
+from selinonc.runtime.core.events import (
     Event,
     FlowFailed,
     FlowFinished,
@@ -43,11 +37,18 @@ from selinonc.runtime.events import (
     Trace,
     WakeUp,
 )
+from selinonc.runtime.core.selective import SelectiveNoPathError
+from selinonc.runtime.core.state import FAILED, FlowState
+from selinonc.runtime.errors import (
+    PlaceholderError,
+    SelinoncError,
+    StorageError,
+    UnknownFlowError,
+    UnknownTaskError,
+)
 from selinonc.runtime.pool import StoragePool
 from selinonc.runtime.report import NodeRecord, RunInterrupted, RunReport
 from selinonc.runtime.runner import Outcome, TaskRun, run_task
-from selinonc.runtime.selective import SelectiveNoPathError
-from selinonc.runtime.state import FAILED, FlowState
 from selinonc.runtime.tables import System
 from selinonc.runtime.trace import Tracer, tracer_for
 
@@ -263,7 +264,7 @@ class Executor:
             flow_name: the flow.
             node_args: its arguments.
             flow_id: the id of the flow instance (node ids derive from it).
-            selective: a selective run, from `select` (or `selinonc.runtime.selective`).
+            selective: a selective run, from `select` (or `selinonc.runtime.core.selective`).
 
         Raises:
             UnknownFlowError: when the system has no such flow.

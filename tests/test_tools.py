@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 from pathlib import Path
 
-from tests.buildkit import EXAMPLES, selinonc
+import pytest
+
+from tests.buildkit import EXAMPLES, ROOT, selinonc
 from tests.test_plot import require_dot
 
 FULFILMENT = EXAMPLES / "order-fulfilment"
@@ -134,3 +137,32 @@ def test_plot_problems_are_errors_not_tracebacks(tmp_path: Path) -> None:
     assert done.returncode == 2 and "sets `label`, which selinonc writes" in done.stderr
     for result in (done,):
         assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("path", "module", "banned"),
+    [
+        ("runtime/pool.py", "yaml", True),
+        ("runtime/pool.py", "time", False),
+        ("runtime/core/advance.py", "yaml", True),
+        ("runtime/core/advance.py", "redis", True),
+        ("runtime/core/advance.py", "time", True),
+        ("runtime/core/advance.py", "threading", True),
+        ("runtime/core/advance.py", "importlib", True),
+        ("runtime/core/advance.py", "selinonc.runtime.celery.store", True),
+        ("runtime/core/advance.py", "itertools", False),
+    ],
+)
+def test_ruff_keeps_the_runtime_light_and_the_core_pure(
+    path: str, module: str, banned: bool
+) -> None:
+    ruff = Path(sys.executable).parent / "ruff"
+    done = subprocess.run(
+        [str(ruff), "check", "--select", "TID251", "--stdin-filename", path, "-"],
+        input=f"import {module}\n\nprint({module.split('.')[0]})\n",
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
+    )
+    assert ("TID251" in done.stdout) == banned, done.stdout + done.stderr

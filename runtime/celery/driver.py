@@ -25,10 +25,9 @@ from typing import Any
 
 from celery import Celery, Task
 
-from selinonc.runtime.advance import advance
 from selinonc.runtime.celery.store import FlowStore, Record, StoreError
-from selinonc.runtime.errors import ConfigurationError, StorageError
-from selinonc.runtime.events import (
+from selinonc.runtime.core.advance import advance
+from selinonc.runtime.core.events import (
     Event,
     FlowFailed,
     FlowFinished,
@@ -42,9 +41,10 @@ from selinonc.runtime.events import (
     Trace,
     WakeUp,
 )
+from selinonc.runtime.core.state import FAILED, RUNNING, FlowState
+from selinonc.runtime.errors import ConfigurationError, StorageError
 from selinonc.runtime.pool import StoragePool
 from selinonc.runtime.runner import TaskRun, run_task
-from selinonc.runtime.state import FAILED, RUNNING, FlowState
 from selinonc.runtime.tables import System
 from selinonc.runtime.trace import tracer_for
 

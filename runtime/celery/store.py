@@ -18,8 +18,8 @@ from typing import Any, TypeVar
 
 import redis
 
+from selinonc.runtime.core.state import FlowState
 from selinonc.runtime.errors import SelinoncError
-from selinonc.runtime.state import FlowState
 
 PREFIX = "selinonc:"
 # Finished flows are kept this long, so handles can read their outcome (a day).

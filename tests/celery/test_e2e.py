@@ -196,8 +196,8 @@ def test_the_safety_net_publishes_what_a_dead_step_saved_but_never_sent(
     import time
 
     import selinonc.runtime.celery as selinonc_celery
-    from selinonc.runtime.events import Start
-    from selinonc.runtime.state import FlowState
+    from selinonc.runtime.core.events import Start
+    from selinonc.runtime.core.state import FlowState
 
     driver = e2e["driver"]
     flow_id = "dead-step-" + os.urandom(4).hex()

@@ -7,9 +7,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from selinonc.runtime.abi import RUNTIME_ABI
-from selinonc.runtime.advance import advance
-from selinonc.runtime.errors import StorageError
-from selinonc.runtime.events import (
+from selinonc.runtime.core.advance import advance
+from selinonc.runtime.core.events import (
     Action,
     FlowFailed,
     FlowFinished,
@@ -23,7 +22,8 @@ from selinonc.runtime.events import (
     Trace,
     WakeUp,
 )
-from selinonc.runtime.state import FlowState
+from selinonc.runtime.core.state import FlowState
+from selinonc.runtime.errors import StorageError
 from selinonc.runtime.tables import Edge, Failure, Flow, Foreach, Settings, System, Task
 
 

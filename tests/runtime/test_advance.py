@@ -9,8 +9,7 @@ from typing import Any
 
 import pytest
 
-from selinonc.runtime.errors import StorageError
-from selinonc.runtime.events import (
+from selinonc.runtime.core.events import (
     FlowFailed,
     FlowFinished,
     NodeFinished,
@@ -19,7 +18,8 @@ from selinonc.runtime.events import (
     StartTask,
     Timer,
 )
-from selinonc.runtime.state import FlowState
+from selinonc.runtime.core.state import FlowState
+from selinonc.runtime.errors import StorageError
 from selinonc.runtime.tables import Flow, Sampling
 from tests.runtime.corekit import edge, failure, never, reads_field, start, system
 

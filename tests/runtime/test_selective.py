@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from selinonc.runtime import selective
-from selinonc.runtime.events import StartFlow
-from selinonc.runtime.selective import SelectiveNoPathError
+from selinonc.runtime.core import selective
+from selinonc.runtime.core.events import StartFlow
+from selinonc.runtime.core.selective import SelectiveNoPathError
 from selinonc.runtime.tables import Failure, Flow, Selective
 from tests.runtime.corekit import edge, start, system
 

@@ -14,9 +14,9 @@ import itertools
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from selinonc.runtime import selective, strategies
-from selinonc.runtime.errors import StorageError
-from selinonc.runtime.events import (
+from selinonc.runtime import strategies
+from selinonc.runtime.core import selective
+from selinonc.runtime.core.events import (
     Action,
     Event,
     FlowFailed,
@@ -31,8 +31,9 @@ from selinonc.runtime.events import (
     Trace,
     WakeUp,
 )
-from selinonc.runtime.propagation import subflow_tree
-from selinonc.runtime.state import FAILED, NEW, RETRYING, RUNNING, SUCCEEDED, FlowState
+from selinonc.runtime.core.propagation import subflow_tree
+from selinonc.runtime.core.state import FAILED, NEW, RETRYING, RUNNING, SUCCEEDED, FlowState
+from selinonc.runtime.errors import StorageError
 from selinonc.runtime.tables import Edge, Failure, Flow, System, covers
 
 # read(flow_name, task_name, task_id) -> the task's stored result

@@ -63,7 +63,9 @@ class StartFlow:
     node_args: Any
     parent: Mapping[str, Any] | None
     fallback: bool = False
-    selective: Mapping[str, Any] | None = None  # a selective run (see selinonc.runtime.selective)
+    selective: Mapping[str, Any] | None = (
+        None  # a selective run (core/selective.py)
+    )
 
 
 @dataclass(frozen=True, slots=True)
