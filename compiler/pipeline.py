@@ -88,6 +88,9 @@ BUILD_BLOCKERS: Mapping[str, str] = {
     "conditions; run it where they import (set PYTHONPATH to the project's source)",
     # The package embeds each output schema, so the file must exist and be a JSON Schema.
     "SC506": "`selinonc build` embeds output schemas in the package; fix the file or the path",
+    # A package whose task classes do not import fails on the workers, at the first task.
+    "SC507": "`selinonc build` imports task modules to check their classes; run it where they "
+    "import (set PYTHONPATH to the project's source)",
 }
 
 

@@ -154,10 +154,16 @@ def _guarded_import_path() -> Iterator[None]:
 
 
 def import_user_module(name: str) -> tuple[ModuleType | None, str | None]:
-    """Import a user's module; return it, or None and the reason it failed.
+    """Import a user's module; return it, or None and why it failed (see `import_guarded`)."""
+    module, exc = import_guarded(name)
+    return module, None if exc is None else exception_text(exc)
+
+
+def import_guarded(name: str) -> tuple[ModuleType | None, BaseException | None]:
+    """Import a user's module; return it, or None and the exception its import raised.
 
     User code can do anything on import: its output is silenced, its warnings are ignored, and
-    every exception, SystemExit included, is reported as text instead of stopping the compiler.
+    every exception, SystemExit included, is returned instead of stopping the compiler.
     """
     sink = io.StringIO()
     try:
@@ -171,8 +177,13 @@ def import_user_module(name: str) -> tuple[ModuleType | None, str | None]:
             importlib.invalidate_caches()
             return importlib.import_module(name), None
     except (Exception, SystemExit) as exc:
-        detail = str(exc).strip()
-        return None, f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
+        return None, exc
+
+
+def exception_text(exc: BaseException) -> str:
+    """`Type: message`, the way diagnostics quote an exception."""
+    detail = str(exc).strip()
+    return f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
 
 
 def _module_functions(module: ModuleType) -> dict[str, Signature]:

@@ -31,6 +31,10 @@ class FatalTaskError(SelinoncError):
     """Raised by a task to fail at once, without the retries `max_retry` allows."""
 
 
+class TaskClassError(FatalTaskError):
+    """A task's class is not one a driver can run (a function, a class without `run`)."""
+
+
 class Retry(SelinoncError):
     """Raised by `SelinonTask.retry()`: run the task again after `countdown` seconds."""
 

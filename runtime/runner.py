@@ -14,9 +14,10 @@ from collections.abc import Callable, Mapping, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
-from selinonc.runtime.errors import FatalTaskError, OutputSchemaError, Retry
+from selinonc.runtime.errors import FatalTaskError, OutputSchemaError, Retry, TaskClassError
 from selinonc.runtime.pool import StoragePool
 from selinonc.runtime.tables import System
+from selinonc.runtime.task import TASK_CLASS_HINT, task_class_problem
 
 TraceHook = Callable[[str, Mapping[str, Any]], None]
 
@@ -102,6 +103,7 @@ def run_task(
     where = {"flow_name": job.flow_name, "task_name": job.name, "task_id": job.node_id}
     trace("TASK_START", {**where, "retried_count": job.attempt})
     try:
+        _require_task_class(job.name, task.cls)
         instance = task.cls(job.flow_name, job.name, dict(job.parent), job.node_id, job.flow_id)
         instance._context = Context(pool, exceptions)
         result = instance.run(job.node_args)
@@ -127,6 +129,29 @@ def run_task(
         return Outcome("failed", error=text, exception=exc)
     trace("TASK_END", {**where, "storage_name": task.storage})
     return Outcome("finished", location=location)
+
+
+@functools.lru_cache(maxsize=1024)
+def _class_problem(cls: Any) -> str | None:
+    return task_class_problem(cls)
+
+
+def _require_task_class(task_name: str, cls: Any) -> None:
+    """Fail a task whose class cannot run with one clear line, not `X() takes no arguments`.
+
+    `selinonc check` reports the same (SC509); this covers packages built before that check
+    and task code changed after the build.
+
+    Raises:
+        TaskClassError: naming the class and what is wrong with it.
+    """
+    try:
+        problem = _class_problem(cls)
+    except TypeError:  # an unhashable object, so certainly no class
+        problem = task_class_problem(cls)
+    if problem is not None:
+        name = f"{getattr(cls, '__module__', '?')}.{getattr(cls, '__qualname__', repr(cls))}"
+        raise TaskClassError(f"task {task_name!r} cannot run: {name} {problem}; {TASK_CLASS_HINT}")
 
 
 def _store_error(

@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import abc
+import inspect
 import logging
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from selinonc.runtime.errors import NoParentNodeError, RequestError, Retry
+
+# What a driver passes a task class: cls(flow_name, task_name, parent, task_id, dispatcher_id).
+_CONSTRUCTOR_ARGS = ("flow_name", "task_name", "parent", "task_id", "dispatcher_id")
+TASK_CLASS_HINT = (
+    "a task is a class that subclasses selinonc.runtime.SelinonTask and implements "
+    "run(self, node_args)"
+)
 
 
 class TaskContext(Protocol):
@@ -142,3 +150,42 @@ class SelinonTask(abc.ABC):
             Retry: always; the runtime catches it.
         """
         raise Retry(countdown)
+
+
+def task_class_problem(cls: object) -> str | None:
+    """Why a driver cannot run `cls` as a task class, or None when it can.
+
+    A driver builds `cls(flow_name, task_name, parent, task_id, dispatcher_id)` and calls its
+    `run(node_args)`: a concrete SelinonTask subclass qualifies, and so does any other class with
+    that constructor and a `run` method. The text completes "<module>.<name> ...".
+    """
+    if not isinstance(cls, type):
+        if inspect.isroutine(cls):
+            return "is a function, not a class"
+        return f"is not a class but a value of type {type(cls).__name__}"
+    if issubclass(cls, SelinonTask):
+        missing = sorted(getattr(cls, "__abstractmethods__", ()))
+        return f"does not implement {', '.join(missing)}() (it is abstract)" if missing else None
+    predecessor = next((b for b in cls.__mro__ if b.__module__.split(".")[0] == "selinon"), None)
+    if predecessor is not None:  # Selinon's task API would look for Selinon's runtime
+        return f"subclasses Selinon's {predecessor.__module__}.{predecessor.__qualname__}"
+    if not callable(getattr(cls, "run", None)):
+        return "is not a SelinonTask subclass and has no run(node_args) method"
+    if not _takes_constructor_args(cls):
+        return (
+            "is not a SelinonTask subclass and its constructor does not take "
+            f"({', '.join(_CONSTRUCTOR_ARGS)})"
+        )
+    return None
+
+
+def _takes_constructor_args(cls: type) -> bool:
+    try:
+        signature = inspect.signature(cls)
+    except (TypeError, ValueError):  # no signature to inspect (a C type): let the driver try
+        return True
+    try:
+        signature.bind(*(None for _ in _CONSTRUCTOR_ARGS))
+    except TypeError:
+        return False
+    return True

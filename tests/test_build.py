@@ -494,7 +494,10 @@ def test_output_schemas_are_found_next_to_the_nodes_file_whatever_the_cwd(tmp_pa
 
 def test_build_json_keeps_stdout_for_the_json_document(tmp_path: Path) -> None:
     _small(tmp_path, task=", retry_countdown: 5")  # SC505, a warning
-    done = selinonc("build", "flows.yaml", "-o", "pkg", "--format", "json", cwd=tmp_path)
+    # The task class is tests.injection_support.Recorder, which build imports (SC507).
+    path = os.pathsep.join([str(Path(__file__).parent.parent), os.environ.get("PYTHONPATH", "")])
+    args = ("build", "flows.yaml", "-o", "pkg", "--format", "json")
+    done = selinonc(*args, cwd=tmp_path, env={"PYTHONPATH": path})
     assert done.returncode == 0
     assert json.loads(done.stdout)["diagnostics"][0]["code"] == "SC505"
     assert done.stderr.startswith("wrote pkg:")

@@ -24,6 +24,7 @@ from selinonc.compiler.lower.support import (
     timedelta_expr,
 )
 from selinonc.compiler.model import Project, Storage, Task, Tracer
+from selinonc.compiler.predecessor import runtime_storage
 
 # The runtime ABI this compiler emits for; equal to selinonc.runtime.abi.RUNTIME_ABI (tested).
 TARGET_ABI = 2
@@ -258,9 +259,8 @@ def _storages_context(header: Header, project: Project) -> dict[str, Any]:
         functions.append(
             factory(
                 create,
-                builtins.runtime_module(storage.import_),
-                storage.classname,
-                storage.configuration,
+                # Selinon's own storages become selinonc's (see compiler/predecessor.py).
+                *runtime_storage(storage.import_, storage.classname, storage.configuration),
                 f"storage {storage.name}",
             )
         )

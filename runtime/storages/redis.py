@@ -52,7 +52,9 @@ class RedisStorage(DataStorage):
             password = self.options["password"]
             if isinstance(password, str):
                 password = expand(password, "the password of a Redis storage")
-            port, db = int(self.options["port"]), int(self.options["db"])
+            # Selinon's Redis storage expands `{VAR}` in port and db too; so does this one.
+            port = int(expand(str(self.options["port"]), "the port of a Redis storage"))
+            db = int(expand(str(self.options["db"]), "the db of a Redis storage"))
             self.client = redis.Redis(
                 host=host, port=port, db=db, password=password, socket_timeout=self.socket_timeout
             )

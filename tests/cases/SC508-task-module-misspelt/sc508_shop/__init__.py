@@ -1,0 +1,1 @@
+"""The package of the SC508-task-module-misspelt golden case."""

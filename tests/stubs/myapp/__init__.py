@@ -1,0 +1,1 @@
+"""Stand-in project package of the test configurations (see ../stub_tasks.py)."""
