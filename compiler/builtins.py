@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 from selinonc.compiler.model import DEFAULT_PREDICATES_MODULE, DEFAULT_STRATEGIES_MODULE
 
@@ -117,6 +118,52 @@ STRATEGIES: Mapping[str, tuple[str, ...]] = {
     "biexponential_adapt": ("start_retry", "max_retry"),
 }
 
+
+@dataclass(frozen=True, slots=True)
+class StorageParam:
+    """One parameter of the constructor of a storage selinonc ships."""
+
+    name: str
+    takes: str  # the values it takes, in plain words
+    example: str  # one of them, as YAML
+    nullable: bool = False  # null (None) is one of them
+    required: bool = False  # the constructor has no default for it
+
+
+# selinonc's storages: module.class -> the constructor's parameters, in order (a configuration
+# that is not a mapping is their first argument). A test compares them with the runtime.
+STORAGE_PARAMS: Mapping[str, tuple[StorageParam, ...]] = {
+    "selinonc.runtime.storages.memory.InMemoryStorage": (
+        StorageParam("echo", "true, false, 'stdout' or 'stderr'", "stdout"),
+        StorageParam("json", "true or false", "true"),
+    ),
+    "selinonc.runtime.storages.filesystem.Filesystem": (
+        StorageParam("path", "a directory (a string)", "results"),
+    ),
+    "selinonc.runtime.storages.redis.RedisStorage": (
+        StorageParam("url", "a redis:// URL", "'redis://localhost:6379/0'", nullable=True),
+        StorageParam("host", "a host name", "localhost"),
+        StorageParam("port", "a port number", "6379"),
+        StorageParam("db", "a database number", "0"),
+        StorageParam("password", "a string", "'{REDIS_PASSWORD}'", nullable=True),
+        StorageParam("key_prefix", "a string", "'myapp:'"),
+        StorageParam("socket_timeout", "a number of seconds", "10"),
+        StorageParam("expire", "a number of seconds", "86400", nullable=True),
+    ),
+    "selinonc.runtime.storages.sql.SQLStorage": (
+        StorageParam(
+            "url",
+            "an SQLAlchemy URL",
+            "'postgresql+psycopg://user@localhost/results'",
+            required=True,
+        ),
+        StorageParam("table", "a table name", "results"),
+        StorageParam("echo", "true or false", "true"),
+        StorageParam("connect_timeout", "a number of seconds", "10"),
+    ),
+}
+
+
 # The predecessor's runtime modules and selinonc's: a configuration written for Selinon names
 # `selinon.predicates` and friends, and generated code imports selinonc's versions instead.
 RUNTIME_MODULES: Mapping[str, str] = {
@@ -132,3 +179,8 @@ RUNTIME_MODULES: Mapping[str, str] = {
 def runtime_module(module: str) -> str:
     """The module generated code imports for `module` (selinonc's for the predecessor's)."""
     return RUNTIME_MODULES.get(module, module)
+
+
+def storage_params(module: str, classname: str) -> tuple[StorageParam, ...] | None:
+    """The parameters of a storage selinonc ships (named by either module name), else None."""
+    return STORAGE_PARAMS.get(f"{runtime_module(module)}.{classname}")

@@ -1,12 +1,13 @@
-"""Task and storage checks (SC5xx): storage use, shared classes, retries, output schemas."""
+"""Task and storage checks (SC5xx): storage use and configuration, classes, retries, schemas."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
+from selinonc.compiler.builtins import StorageParam, storage_params
 from selinonc.compiler.checks import _names
-from selinonc.compiler.diagnostics import Diagnostic
-from selinonc.compiler.model import Project, Task
+from selinonc.compiler.diagnostics import Diagnostic, did_you_mean
+from selinonc.compiler.model import Project, Storage, Task
 from selinonc.compiler.schema import schema_file_problem
 
 
@@ -101,6 +102,60 @@ def check_output_schemas(project: Project) -> Iterator[Diagnostic]:
             )
 
 
+def check_storage_configurations(project: Project) -> Iterator[Diagnostic]:
+    """SC520: a storage selinonc ships gets the parameters its class takes, with values.
+
+    A null where a value is needed (`path: null`) or a key the class does not take would fail
+    in every worker when the storage connects; this names the key before anything runs. Under
+    Selinon's module names (`selinon.storages.*`) the keys are Selinon's, so only nulls are
+    checked here.
+    """
+    for storage in project.storages:
+        params = storage_params(storage.import_, storage.classname)
+        if params is not None and storage.configuration is not None:
+            yield from _configuration_problems(storage, params)
+
+
+def _configuration_problems(
+    storage: Storage, params: tuple[StorageParam, ...]
+) -> Iterator[Diagnostic]:
+    conf = storage.configuration
+    # A configuration that is not a mapping is the class's first argument.
+    given = dict(conf) if isinstance(conf, Mapping) else {params[0].name: conf}
+    selinon = storage.import_.startswith("selinon.")
+    known = {param.name: param for param in params}
+    where = f"the configuration of storage {storage.name!r}"
+    for key, value in given.items():
+        span = storage.configuration_spans.get(key) or storage.value_spans.get(
+            "configuration", storage.span
+        )
+        param = known.get(key)
+        if param is None and not selinon:
+            yield Diagnostic.error(
+                "SC520",
+                span,
+                f"{where} gives {key!r}, which {storage.classname} does not take",
+                hint=did_you_mean(key, known) or f"its parameters: {', '.join(known)}",
+            )
+        elif param is not None and value is None and not param.nullable:
+            removable = not param.required and len(given) > 1
+            yield Diagnostic.error(
+                "SC520",
+                span,
+                f"`{key}` in {where} is null; {storage.classname} needs {param.takes}",
+                hint=f"write {param.takes} after `{key}:`, e.g. `{key}: {param.example}`"
+                + (", or remove the key for the default" if removable else ""),
+            )
+    for param in params:
+        if param.required and param.name not in given and not selinon:
+            yield Diagnostic.error(
+                "SC520",
+                storage.value_spans.get("configuration", storage.span),
+                f"{where} has no {param.name!r}, which {storage.classname} needs",
+                hint=f"add {param.takes}, e.g. `{param.name}: {param.example}`",
+            )
+
+
 CHECKS = (
     check_storage_task_name,
     check_unused_storages,
@@ -108,4 +163,5 @@ CHECKS = (
     check_unused_tasks,
     check_retry_countdown,
     check_output_schemas,
+    check_storage_configurations,
 )

@@ -107,3 +107,18 @@ def test_the_table_module_imports_no_runtime_code() -> None:
     ]
     assert imported
     assert all(not m.startswith("selinonc.runtime") for m in imported)
+
+
+@pytest.mark.parametrize("path", sorted(builtins.STORAGE_PARAMS))
+def test_storage_parameters_are_the_runtime_constructors(path: str) -> None:
+    import importlib
+    import inspect
+
+    module, classname = path.rsplit(".", 1)
+    signature = inspect.signature(getattr(importlib.import_module(module), classname))
+    runtime = [
+        (p.name, "None" in str(p.annotation), p.default is inspect.Parameter.empty)
+        for p in signature.parameters.values()
+    ]
+    table = [(p.name, p.nullable, p.required) for p in builtins.STORAGE_PARAMS[path]]
+    assert table == runtime
