@@ -523,3 +523,50 @@ def test_build_json_without_findings_is_still_a_json_document(tmp_path: Path) ->
     assert check.returncode == 0
     assert json.loads(check.stdout)["summary"]["errors"] == 0
     assert "is current" in check.stderr
+
+
+def test_selinon_storages_build_to_the_selinonc_storages_with_their_keys_translated(
+    tmp_path: Path,
+) -> None:
+    # Imported first: `imported` forgets the modules the package imports, and a second import
+    # would make other classes.
+    from selinonc.runtime.storages.filesystem import Filesystem
+    from selinonc.runtime.storages.memory import InMemoryStorage
+    from selinonc.runtime.storages.redis import RedisStorage
+    from selinonc.runtime.storages.sql import SQLStorage
+
+    case = Path(__file__).parent / "cases" / "ok-selinon-storages"
+    files = build_files("inputs", cwd=case)
+    assert "selinon." not in files["storages.py"]  # Selinon is never a dependency (issue 8.6)
+    write_package(files, tmp_path, "pkg")
+    with imported(tmp_path, "pkg") as package:
+        created = {name: s.create() for name, s in package.SYSTEM.storages.items()}
+    redis = created["Redis"]
+    assert isinstance(redis, RedisStorage)
+    # host, port and db carry over; `password: null`, `charset: utf-8`, `errors: strict` are
+    # Selinon's defaults and are dropped.
+    assert redis.options == {"host": "{REDIS_HOST}", "port": 6379, "db": 1, "password": None}
+    postgres = created["PostgreSQL"]
+    assert isinstance(postgres, SQLStorage)
+    # connection_string becomes url, for the psycopg driver `selinonc[sql]` installs.
+    assert postgres.url_template == (
+        "postgresql+psycopg://postgres:postgres@{POSTGRES_HOST}:5432/postgres"
+    )
+    assert postgres.echo is False
+    adapter = created["Adapter"]  # a configuration that is not a mapping: the first argument
+    assert isinstance(adapter, SQLStorage)
+    assert adapter.url_template == "postgresql+psycopg://postgres@localhost/test"
+    assert isinstance(created["Memory"], InMemoryStorage)
+    filesystem = created["Filesystem"]
+    assert isinstance(filesystem, Filesystem) and filesystem.template == "/var/lib/results"
+
+
+def test_a_task_module_build_cannot_import_blocks_the_build(tmp_path: Path) -> None:
+    case = Path(__file__).parent / "cases" / "SC507-task-module-unimportable"
+    done = selinonc("build", "inputs", "-o", str(tmp_path / "pkg"), cwd=case)
+    assert done.returncode == 1
+    assert "error[SC507]: cannot import module 'sc507_needs_settings'" in done.stdout
+    assert "hint: `selinonc build` imports task modules to check their classes" in done.stdout
+    assert not (tmp_path / "pkg").exists()
+    checked = selinonc("check", "inputs", cwd=case)  # where check only warns
+    assert checked.returncode == 0 and "warning[SC507]" in checked.stdout

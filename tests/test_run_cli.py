@@ -192,3 +192,111 @@ def test_a_package_that_does_not_import_is_a_usage_error_naming_why(tmp_path: Pa
     assert "cannot import the flow package 'brokenpkg': ImportError: no such thing" in done.stderr
     assert "brokentasks.py:1)" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def _project(root: Path, classname: str, storages: str = "") -> None:
+    """A one-task project whose task class lives in `runapp/tasks.py` under `root`."""
+    (root / "runapp").mkdir()
+    (root / "runapp" / "__init__.py").write_text("")
+    (root / "runapp" / "tasks.py").write_text(
+        "from selinonc.runtime import SelinonTask\n\n\n"
+        "class Fetch(SelinonTask):\n    def run(self, node_args):\n        return {'n': 1}\n\n\n"
+        "class Read(SelinonTask):\n    def run(self, node_args):\n"
+        "        return self.parent_task_result('Fetch')\n\n\n"
+        "def fetch(node_args):\n    return None\n"
+    )
+    storage = ", storage: Results" if storages else ""
+    (root / "flows.yaml").write_text(
+        f"{storages}tasks:\n  - {{name: Fetch, import: runapp.tasks, classname: {classname}"
+        f"{storage}}}\n  - {{name: Read, import: runapp.tasks{storage}}}\nflows: [main]\n"
+        "flow-definitions:\n  - name: main\n"
+        "    edges: [{from: [], to: Fetch}, {from: Fetch, to: Read}]\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("mistake", "printed"),
+    [
+        (
+            {"import": "runapp.taks"},
+            "error[SC508]: package 'runapp' has no module 'taks' (the import of task 'Fetch')",
+        ),
+        ({"classname": "Fecth"}, "hint: did you mean 'Fetch'?"),
+        ({"classname": "fetch"}, "error[SC509]: runapp.tasks.fetch, the class of task 'Fetch', is"),
+    ],
+)
+def test_run_on_a_project_with_a_wrong_task_class_prints_the_diagnostic(
+    tmp_path: Path, mistake: dict[str, str], printed: str
+) -> None:
+    _project(tmp_path, mistake.get("classname", "Fetch"))
+    if "import" in mistake:
+        text = (tmp_path / "flows.yaml").read_text()
+        (tmp_path / "flows.yaml").write_text(text.replace("runapp.tasks,", "runapp.taks,", 1))
+    done = selinonc("run", "flows.yaml", "--flow", "main", cwd=tmp_path)
+    assert done.returncode == 1
+    assert printed in done.stdout
+    assert "Traceback" not in done.stdout + done.stderr
+    assert "selinonc-run-" not in done.stdout + done.stderr  # no temporary file named
+
+
+def test_a_task_class_changed_into_a_function_after_the_build_fails_with_one_clear_line(
+    tmp_path: Path,
+) -> None:
+    _project(tmp_path, "Fetch")
+    built = selinonc("build", "flows.yaml", "-o", "runpkg", cwd=tmp_path)
+    assert built.returncode == 0, built.stdout
+    tasks = tmp_path / "runapp" / "tasks.py"
+    tasks.write_text(
+        tasks.read_text().replace("class Fetch(SelinonTask)", "class Old(SelinonTask)")
+    )
+    tasks.write_text(tasks.read_text() + "\n\nFetch = fetch\n")
+    done = selinonc("run", "--package", "runpkg", "--flow", "main", "--json", cwd=tmp_path)
+    assert done.returncode == 1
+    report = json.loads(done.stdout)
+    error = next(n["error"] for n in report["nodes"] if n["name"] == "Fetch")
+    assert error.strip().splitlines()[-1] == (
+        "selinonc.runtime.errors.TaskClassError: task 'Fetch' cannot run: runapp.tasks.fetch is a "
+        "function, not a class; a task is a class that subclasses selinonc.runtime.SelinonTask "
+        "and implements run(self, node_args)"
+    )
+    assert "takes 1 positional argument" not in error
+
+
+def _server(port: int) -> bool:
+    import socket
+
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+@pytest.mark.parametrize(
+    ("port", "storage"),
+    [
+        (
+            6379,
+            "{name: Results, import: selinon.storages.redis, classname: Redis, configuration: {"
+            "host: 127.0.0.1, "
+            "port: 6379, db: 15, charset: utf-8}}",
+        ),
+        (
+            5432,
+            "{name: Results, import: selinon.storages.postgresql, classname: PostgreSQL, "
+            "configuration: "
+            "{connection_string: 'postgresql://postgres@127.0.0.1:5432/test', encoding: utf-8}}",
+        ),
+    ],
+)
+def test_selinon_server_storages_store_and_read_results_as_selinonc_storages(
+    tmp_path: Path, port: int, storage: str
+) -> None:
+    if not _server(port):
+        pytest.skip(f"no server on 127.0.0.1:{port} (see ARCHITECTURE.md, services)")
+    _project(tmp_path, "Fetch", storages=f"storages:\n  - {storage}\n")
+    done = selinonc("run", "flows.yaml", "--flow", "main", "--json", cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    report = json.loads(done.stdout)
+    assert {n["name"]: n["status"] for n in report["nodes"]} == {
+        "Fetch": "succeeded",
+        "Read": "succeeded",
+    }

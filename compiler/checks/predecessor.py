@@ -84,6 +84,9 @@ def check_selinon_storages(project: Project) -> Iterator[Diagnostic]:
         if not predecessor.is_selinon(module) or (module, classname) in predecessor.STORAGES:
             continue
         message, hint = _no_equivalent(module, classname)
+        known = predecessor.storage_classes(module)
+        if "classname" not in storage.value_spans and len(known) == 1:
+            hint = f"add `classname: {known[0]}` (without it, the class is named like the storage)"
         yield Diagnostic.error(
             "SC510", _class_span(storage), f"storage {storage.name!r}: {message}", hint
         )
