@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import random
 from pathlib import Path
 
@@ -31,7 +32,9 @@ def test_two_processes_with_other_hash_seeds_and_file_orders_write_identical_byt
     trees = []
     for i, (files, cwd, seed) in enumerate(runs):
         out = tmp_path / f"out{i}" / "flowpkg"
-        env = {**EXAMPLE_ENV, "PYTHONHASHSEED": seed}
+        # The project's code on the path from any working directory: build imports its tasks.
+        path = os.pathsep.join([str(example), os.environ.get("PYTHONPATH", "")])
+        env = {**EXAMPLE_ENV, "PYTHONHASHSEED": seed, "PYTHONPATH": path}
         done = selinonc("build", *files, "-o", str(out), cwd=cwd, env=env)
         assert done.returncode == 0, done.stdout + done.stderr
         trees.append(_tree(out))
