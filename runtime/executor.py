@@ -406,7 +406,9 @@ class Executor:
     def _dispatch(self, job: _FlowEvent) -> None:
         state = self._states[job.flow_id]
         try:
-            _, actions = advance(self.system, state, job.event, self.pool.retrieve)
+            _, actions = advance(
+                self.system, state, job.event, self.pool.retrieve, self._sub_report
+            )
         except StorageError as exc:
             self.tracer(
                 "STORAGE_ISSUE", {"flow_name": state.flow, "flow_id": state.id, "what": str(exc)}
@@ -509,10 +511,13 @@ class Executor:
             self._result = ("success" if ok else "failure", action.report, reason)
         elif owner is not None:
             parent_flow, node_id = owner
-            event = (
-                NodeFinished(node_id, action.report) if ok else NodeFailed(node_id, action.report)
-            )
+            event = NodeFinished(node_id) if ok else NodeFailed(node_id)
             self._push(0, _FlowEvent(parent_flow, event))
+
+    def _sub_report(self, node_id: str) -> Mapping[str, Any] | None:
+        """The report of the sub-flow that ran as `node_id` (the core reads it by reference)."""
+        state = self._states.get(node_id)
+        return state.report() if state is not None else None
 
 
 class _Inline:

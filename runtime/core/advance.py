@@ -38,6 +38,8 @@ from selinonc.runtime.tables import Edge, Failure, Flow, System, covers
 
 # read(flow_name, task_name, task_id) -> the task's stored result
 ResultReader = Callable[[str, str, str], Any]
+# reports(sub-flow node id) -> the report of the sub-flow that ran as that node, or None
+ReportReader = Callable[[str], Mapping[str, Any] | None]
 _NO_ITEM = object()
 
 
@@ -55,8 +57,16 @@ class Results:
         return None if node_id is None else self._read(self._flow, node_name, node_id)
 
 
+def _no_reports(node_id: str) -> Mapping[str, Any] | None:
+    return None
+
+
 def advance(
-    system: System, state: FlowState, event: Event, read: ResultReader
+    system: System,
+    state: FlowState,
+    event: Event,
+    read: ResultReader,
+    reports: ReportReader = _no_reports,
 ) -> tuple[FlowState, list[Action]]:
     """Apply one event to a flow's state.
 
@@ -65,6 +75,8 @@ def advance(
         state: the flow instance's state; updated in place and returned.
         event: what happened.
         read: reads a task result from its storage.
+        reports: reads a finished sub-flow's report (by its node id), only when a
+            propagate_* option passes its nodes on; the state keeps no copy of it.
 
     Returns:
         The state and the actions for the driver, in order.
@@ -73,14 +85,14 @@ def advance(
         StorageError: a result could not be read; the state is unchanged, so the step can be
             retried whole (decisions.md, runtime 5).
     """
-    step = _Step(system, state, read)
+    step = _Step(system, state, read, reports)
     try:
         with state.step():
             step.run(event)
     except StorageError:
         raise
     except Exception as exc:  # a predicate, foreach or strategy raised: the flow fails at once
-        step = _Step(system, state, read)
+        step = _Step(system, state, read, reports)
         with state.step():
             step.dispatcher_failure(exc)
     return state, step.actions
@@ -105,11 +117,14 @@ class _ActiveView(Sequence[dict[str, str]]):
 class _Step:
     """One step: the flow, its state, what the step started, the actions so far."""
 
-    def __init__(self, system: System, state: FlowState, read: ResultReader) -> None:
+    def __init__(
+        self, system: System, state: FlowState, read: ResultReader, reports: ReportReader
+    ) -> None:
         self.system = system
         self.flow: Flow = system.flow(state.flow)
         self.state = state
         self.read = read
+        self.reports = reports
         self.actions: list[Action] = []
         self.new_started: list[str] = []
         self.new_fallback: list[str] = []
@@ -135,14 +150,10 @@ class _Step:
             return  # a duplicate, or a node of an attempt a flow retry abandoned
         elif isinstance(event, NodeFinished):
             name = state.deactivate(event.node_id)
-            if event.report is not None:
-                state.set_report(event.node_id, dict(event.report))
             self.trace("NODE_SUCCESSFUL", node_name=name, node_id=event.node_id)
             self.finished(name, event.node_id)
         elif isinstance(event, NodeFailed):
             name = state.deactivate(event.node_id)
-            if event.report is not None:
-                state.set_report(event.node_id, dict(event.report))
             self.node_failed(name, event.node_id)
         while self.reused and state.status == RUNNING:  # as if they had just finished
             self.finished(*self.reused.pop(0))
@@ -162,19 +173,19 @@ class _Step:
             state.put("node_args", self.read(flow.name, name, node_id))
         first = name not in state.finished
         for edge in flow.edges_from.get(name, ()):
-            state.add(state.waiting, edge.index)
+            state.add("waiting", edge.id)
             if first:
-                state.bump(edge.index)
-            if state.ready[edge.index] < len(edge.distinct_sources):
+                state.bump(edge.id)
+            if state.ready[edge.id] < len(edge.distinct_sources):
                 continue  # a source has not finished yet: the last one to finish fires the edge
             others = [s for s in edge.distinct_sources if s != name]
             for combination in itertools.product(*(state.finished[s] for s in others)):
                 ids = {name: node_id, **dict(zip(others, combination, strict=True))}
                 self.consider(edge, ids, self.parent_map(ids))
-        state.append(state.finished, name, node_id)
+        state.append("finished", name, node_id)
 
     def node_failed(self, name: str, node_id: str) -> None:
-        self.state.append(self.state.failed, name, node_id)
+        self.state.append("failed", name, node_id)
         self.trace("NODE_FAILURE", node_name=name, node_id=node_id)
         if self.flow.is_eager_failure(name):
             self.trace("EAGER_FAILURE", node_name=name, node_id=node_id)
@@ -190,7 +201,7 @@ class _Step:
         selective = self.state.selective
         if selective is None or self.flow.name not in selective["subsets"]:
             return None
-        return tuple(selective["subsets"][self.flow.name].get(str(edge.index), ()))
+        return tuple(selective["subsets"][self.flow.name].get(edge.id, ()))
 
     def consider(self, edge: Edge, ids: Mapping[str, str], parent: dict[str, Any]) -> None:
         """Evaluate an edge's condition for one combination (exactly once) and fire it."""
@@ -205,7 +216,7 @@ class _Step:
                 "EDGE_COND_FALSE", edge=edge.index, condition=edge.condition_text, nodes=dict(ids)
             )
             return
-        self.state.add(self.state.triggered, edge.index)
+        self.state.add("triggered", edge.id)
         targets = edge.targets
         if selected is not None:
             for omitted in dict.fromkeys(t for t in targets if t not in selected):
@@ -238,8 +249,7 @@ class _Step:
         return parent
 
     def tree(self, node_id: str, key: str, *, compound: bool) -> dict[str, Any]:
-        report = self.state.reports.get(node_id, {})
-        return subflow_tree(report, key, self.system.is_flow, compound=compound)
+        return subflow_tree(node_id, key, self.system.is_flow, self.reports, compound=compound)
 
     def start_node(
         self,
@@ -271,11 +281,11 @@ class _Step:
             self.actions.append(StartTask(node_id, name, state.node_args, parent, fallback))
             self.trace("TASK_SCHEDULE", node_name=name, node_id=node_id, fallback=fallback)
         if name in flow.nowait:
-            state.append(state.nowait, name, node_id)
+            state.append("nowait", name, node_id)
         else:
             state.activate(node_id, name)
             for edge in flow.edges_from.get(name, ()):
-                state.add(state.waiting, edge.index)
+                state.add("waiting", edge.id)
         (self.new_fallback if fallback else self.new_started).append(node_id)
         return node_id
 

@@ -19,18 +19,16 @@ class Start:
 
 @dataclass(frozen=True, slots=True)
 class NodeFinished:
-    """Node `node_id` succeeded; a sub-flow also gives its report (see `FlowReport`)."""
+    """Node `node_id` succeeded (a sub-flow's report is read by reference when needed)."""
 
     node_id: str
-    report: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class NodeFailed:
-    """Node `node_id` failed (after its own retries); a sub-flow also gives its report."""
+    """Node `node_id` failed (after its own retries)."""
 
     node_id: str
-    report: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,9 +61,7 @@ class StartFlow:
     node_args: Any
     parent: Mapping[str, Any] | None
     fallback: bool = False
-    selective: Mapping[str, Any] | None = (
-        None  # a selective run (core/selective.py)
-    )
+    selective: Mapping[str, Any] | None = None  # a selective run (core/selective.py)
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,7 @@ from typing import Any
 from selinonc.runtime.errors import SelinoncError
 from selinonc.runtime.tables import Flow, System
 
-# `subsets[flow][str(edge index)]` lists the destinations of that edge to start.
+# `subsets[flow][edge id]` lists the destinations of that edge to start.
 Subsets = dict[str, dict[str, list[str]]]
 
 
@@ -47,7 +47,7 @@ def _backwards(flow: Flow, targets: set[str]) -> dict[str, set[str]]:
         seen.add(node)
         for edge in flow.edges:
             if node in edge.targets:
-                subset.setdefault(str(edge.index), set()).add(node)
+                subset.setdefault(edge.id, set()).add(node)
                 pending.extend(edge.sources)
     return subset
 
@@ -60,7 +60,7 @@ def _subsequent(flow: Flow, wanted: set[str], subset: dict[str, set[str]]) -> No
         changed = False
         for edge in flow.edges:
             if edge.sources and set(edge.sources) <= closure:
-                have = subset.setdefault(str(edge.index), set())
+                have = subset.setdefault(edge.id, set())
                 if not set(edge.targets) <= have:
                     have.update(edge.targets)
                     closure.update(edge.targets)

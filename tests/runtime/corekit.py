@@ -90,6 +90,8 @@ class Run:
     last: list[Action] = field(default_factory=list)  # of the last step
     reads: list[tuple[str, str, str]] = field(default_factory=list)
     broken_storage: bool = False
+    # sub-flow node id -> its report, as a driver keeps them (the core reads them by reference)
+    reports: dict[str, Mapping[str, Any]] = field(default_factory=dict)
 
     def read(self, flow: str, task: str, node_id: str) -> Any:
         self.reads.append((flow, task, node_id))
@@ -98,7 +100,7 @@ class Run:
         return self.results[node_id]
 
     def step(self, event: Any) -> list[Action]:
-        _, self.last = advance(self.system, self.state, event, self.read)
+        _, self.last = advance(self.system, self.state, event, self.read, self.reports.get)
         self.actions.extend(self.last)
         return self.last
 
@@ -112,12 +114,23 @@ class Run:
     ) -> list[Action]:
         node_id = self.active_ids(name)[index]
         self.results[node_id] = result
-        return self.step(NodeFinished(node_id, report))
+        self._keep(node_id, report)
+        return self.step(NodeFinished(node_id))
 
     def fail(
         self, name: str, report: Mapping[str, Any] | None = None, index: int = 0
     ) -> list[Action]:
-        return self.step(NodeFailed(self.active_ids(name)[index], report))
+        node_id = self.active_ids(name)[index]
+        self._keep(node_id, report)
+        return self.step(NodeFailed(node_id))
+
+    def _keep(self, node_id: str, report: Mapping[str, Any] | None) -> None:
+        """Keep a sub-flow's report, and those of the sub-flows it names under "subflows"."""
+        if report is None:
+            return
+        self.reports[node_id] = report
+        for inner_id, inner in report.get("subflows", {}).items():
+            self._keep(inner_id, inner)
 
     # --- what happened --------------------------------------------------------------------
 

@@ -220,7 +220,7 @@ def test_76_78_a_falsy_foreach_starts_nothing_but_the_edge_counts_as_triggered()
     run = start(s)
     run.finish("A")
     assert run.started() == []
-    assert run.state.triggered == {0, 1}
+    assert run.state.triggered == {"e0", "e1"}
     assert isinstance(run.ended(), FlowFinished)
 
 

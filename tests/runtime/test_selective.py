@@ -29,17 +29,17 @@ DIAMOND = flow(
 
 def test_116_the_paths_to_the_wanted_task_are_computed_backwards() -> None:
     chosen = selective.compute(system(DIAMOND), "main", ["D"])
-    assert chosen["subsets"] == {"main": {"0": ["A"], "1": ["B"], "2": ["D"]}}
+    assert chosen["subsets"] == {"main": {"e0": ["A"], "e1": ["B"], "e2": ["D"]}}
 
 
 def test_117_run_subsequent_adds_what_follows_the_wanted_tasks() -> None:
     chosen = selective.compute(system(DIAMOND), "main", ["B", "C"], run_subsequent=True)
     assert chosen["subsets"]["main"] == {
-        "0": ["A"],
-        "1": ["B", "C"],
-        "2": ["D"],
-        "3": ["E"],
-        "4": ["F"],
+        "e0": ["A"],
+        "e1": ["B", "C"],
+        "e2": ["D"],
+        "e3": ["E"],
+        "e4": ["F"],
     }
 
 
@@ -103,7 +103,7 @@ def test_a_selective_edge_starts_its_sub_flow_as_a_selective_run() -> None:
     run.finish("A")
     (started,) = run.starts(StartFlow)
     assert started.selective is not None
-    assert started.selective["subsets"] == {"sub": {"1": ["Y"]}}
+    assert started.selective["subsets"] == {"sub": {"e1": ["Y"]}}
 
 
 def test_follow_subflows_runs_the_sub_flow_selectively_too() -> None:
@@ -111,7 +111,7 @@ def test_follow_subflows_runs_the_sub_flow_selectively_too() -> None:
     main = flow(edge(0, [], ["A", "B"]), edge(1, ["A"], ["sub"]), name="main")
     s = system(main, sub)
     chosen = selective.compute(s, "main", ["Y"], follow_subflows=True)
-    assert chosen["subsets"] == {"main": {"0": ["A"], "1": ["sub"]}, "sub": {"1": ["Y"]}}
+    assert chosen["subsets"] == {"main": {"e0": ["A"], "e1": ["sub"]}, "sub": {"e1": ["Y"]}}
     run = start(s, selective=chosen)
     assert run.started() == ["A"]
     run.finish("A")
