@@ -30,7 +30,8 @@ def e2e(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     import redis
 
     root = tmp_path_factory.mktemp("e2e")
-    done = selinonc("build", str(PROJECT / "flows.yaml"), "-o", str(root / "e2epkg"))
+    # From the project's folder, where its task modules import (build checks them, SC507).
+    done = selinonc("build", "flows.yaml", "-o", str(root / "e2epkg"), cwd=PROJECT)
     assert done.returncode == 0, done.stdout + done.stderr
     env = {name: f"redis://127.0.0.1:6379/{db}" for name, db in REDIS_DBS.items()}
     env.update(
