@@ -82,6 +82,7 @@ CODES: Mapping[str, str] = {
     "SC509": "a task's class is not a task class the runtime can run",
     "SC510": "a `selinon.*` module or class that selinonc has no equivalent of",
     "SC511": "a configuration key of a Selinon storage that selinonc's equivalent cannot honour",
+    "SC512": "Selinon's Redis or PostgreSQL storage, which `--compat` builds as selinonc's",
     "SC520": "a storage selinonc ships gets a key its class does not take, or null for a value",
     # SC6xx: flow options
     "SC601": "`node_args_from_first` needs exactly one starting edge with one task",
@@ -125,6 +126,7 @@ COMPAT_WARNINGS: frozenset[str] = frozenset(
         "SC307",
         "SC308",  # graph analysis
         "SC506",
+        "SC512",  # Selinon's Redis and PostgreSQL storages, translated
         "SC520",  # Selinon passes any configuration on, and fails when the storage connects
         "SC616",
         "SC617",

@@ -1,8 +1,9 @@
 """Selinon's own storages and modules, and what selinonc uses in their place (SC510, SC511).
 
 The `selinon` package is never a dependency: a configuration naming one of its storages gets
-selinonc's equivalent, with the configuration keys translated, and a `selinon.*` name with no
-equivalent is an error. The constructors described here are Selinon 1.4.0's.
+selinonc's equivalent (Redis and PostgreSQL, whose class and keys differ, under `--compat`), with
+the configuration keys translated, and a `selinon.*` name with no equivalent is an error. The
+constructors described here are Selinon 1.4.0's.
 """
 
 from __future__ import annotations
@@ -26,6 +27,9 @@ class Equivalent:
     dropped: Mapping[str, tuple[Any, ...]] = field(default_factory=dict)
     required: tuple[str, ...] = ()  # parameters Selinon's constructor has no default for
     instead: str = ""  # what to write instead when a key cannot be honoured
+    # Another class with other keys: built only under --compat (SC512), as strict mode takes
+    # selinonc's names. Memory and Filesystem are only other module names, always accepted.
+    translated: bool = False
 
 
 _REDIS = "selinonc.runtime.storages.redis"
@@ -39,6 +43,7 @@ _POSTGRESQL = Equivalent(
     # SQLAlchemy 2 has no engine-wide encoding: results are stored as UTF-8 JSON text.
     dropped={"encoding": (None, "utf-8", "utf8", "UTF-8", "UTF8")},
     required=("connection_string",),
+    translated=True,
     instead=f"use `import: {_SQL}` and `classname: SQLStorage` (keys url, table, echo, "
     "connect_timeout)",
 )
@@ -78,6 +83,7 @@ STORAGES: Mapping[tuple[str, str], Equivalent] = {
             "errors": (None, "strict"),
             "unix_socket_path": (None,),
         },
+        translated=True,
         instead=f"use `import: {_REDIS}` and `classname: RedisStorage` with `url:` "
         "(redis://host:port/db or unix:///path/to/socket?db=0)",
     ),

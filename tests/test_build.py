@@ -535,10 +535,14 @@ def test_selinon_storages_build_to_the_selinonc_storages_with_their_keys_transla
     from selinonc.runtime.storages.redis import RedisStorage
     from selinonc.runtime.storages.sql import SQLStorage
 
-    case = Path(__file__).parent / "cases" / "ok-selinon-storages"
-    files = build_files("inputs", cwd=case)
+    case = Path(__file__).parent / "cases" / "SC512-selinon-storages-translated-compat"
+    done = selinonc("build", "inputs", "-o", str(tmp_path / "pkg"), "--compat", cwd=case)
+    assert done.returncode == 0, done.stdout  # SC512 warnings: the storages are translated
+    files = {
+        str(p.relative_to(tmp_path / "pkg")): p.read_text()
+        for p in (tmp_path / "pkg").rglob("*.py")
+    }
     assert "selinon." not in files["storages.py"]  # Selinon is never a dependency (issue 8.6)
-    write_package(files, tmp_path, "pkg")
     with imported(tmp_path, "pkg") as package:
         created = {name: s.create() for name, s in package.SYSTEM.storages.items()}
     redis = created["Redis"]

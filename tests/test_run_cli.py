@@ -293,7 +293,8 @@ def test_selinon_server_storages_store_and_read_results_as_selinonc_storages(
     if not _server(port):
         pytest.skip(f"no server on 127.0.0.1:{port} (see ARCHITECTURE.md, services)")
     _project(tmp_path, "Fetch", storages=f"storages:\n  - {storage}\n")
-    done = selinonc("run", "flows.yaml", "--flow", "main", "--json", cwd=tmp_path)
+    args = ("run", "flows.yaml", "--flow", "main", "--json", "--compat")  # SC512 translates
+    done = selinonc(*args, cwd=tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
     report = json.loads(done.stdout)
     assert {n["name"]: n["status"] for n in report["nodes"]} == {

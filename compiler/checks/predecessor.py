@@ -1,4 +1,4 @@
-"""SC510, SC511: names of Selinon's package, and Selinon storages' configuration keys.
+"""SC510 to SC512: names of Selinon's package, and the Selinon storages selinonc translates.
 
 The `selinon` package is never installed beside selinonc: each `selinon.*` name either has an
 equivalent in selinonc (`compiler.predecessor`) or could only fail on the workers.
@@ -110,6 +110,25 @@ def _no_equivalent(module: str, classname: str) -> tuple[str, str]:
     )
 
 
+def check_selinon_storage_translated(project: Project) -> Iterator[Diagnostic]:
+    """SC512: Selinon's Redis or PostgreSQL storage, which `--compat` builds as selinonc's."""
+    for storage in project.storages:
+        equivalent = predecessor.STORAGES.get((storage.import_, storage.classname))
+        if equivalent is None or not equivalent.translated:
+            continue
+        keys = ", ".join(
+            old if old == new else f"{old} as {new}" for old, new in equivalent.renamed.items()
+        )
+        yield Diagnostic.error(
+            "SC512",
+            _class_span(storage),
+            f"storage {storage.name!r} names Selinon's {storage.import_}.{storage.classname}; "
+            f"`--compat` builds it as {equivalent.module}.{equivalent.classname}",
+            hint=f"to build without --compat, write `import: {equivalent.module}` and "
+            f"`classname: {equivalent.classname}` (Selinon's keys carried over: {keys})",
+        )
+
+
 def check_selinon_storage_keys(project: Project) -> Iterator[Diagnostic]:
     """SC511: a key of a translated Selinon storage that its equivalent cannot honour."""
     for storage in project.storages:
@@ -156,4 +175,9 @@ def _key_problem(
     )
 
 
-CHECKS = (check_selinon_modules, check_selinon_storages, check_selinon_storage_keys)
+CHECKS = (
+    check_selinon_modules,
+    check_selinon_storages,
+    check_selinon_storage_translated,
+    check_selinon_storage_keys,
+)
