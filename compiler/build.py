@@ -396,6 +396,7 @@ def build_global(at: _At | None) -> Global:
         migration_dir=data.get("migration_dir"),
         trace=_tracers(at.child("trace")) if at is not None and "trace" in data else (),
         value_spans=at.value_spans() if at is not None else {},
+        allow=_refs(at, "allow") if at is not None else (),
     )
 
 

@@ -106,6 +106,7 @@ CODES: Mapping[str, str] = {
     "SC619": "`propagate_node_args` names a flow that is not a destination",
     "SC620": "a `selective` edge names unknown tasks, or `run_subsequent` names a non-flow",
     "SC621": "a `{placeholder}` in a queue, `migration_dir` or Sentry DSN is not a plain `{NAME}`",
+    "SC622": "`allow` in the global section names a code that is unknown or not a warning",
     # SC7xx: code generation
     "SC701": "a value that generated code embeds has no literal form (a date, binary data)",
 }
@@ -134,6 +135,13 @@ COMPAT_WARNINGS: frozenset[str] = frozenset(
         "SC619",
         "SC620",  # added option checks
     }
+)
+
+
+# Findings that are warnings whatever the mode: the codes `--allow` and `global.allow` may
+# silence, with those of COMPAT_WARNINGS under --compat (a test keeps it in step with the checks).
+WARNING_CODES: frozenset[str] = frozenset(
+    {"SC408", "SC409", "SC502", "SC503", "SC504", "SC505", "SC507", "SC608"}
 )
 
 
@@ -228,22 +236,24 @@ def render(diagnostic: Diagnostic, sources: Mapping[str, SourceFile]) -> str:
     return "\n".join(out)
 
 
-def summary(diagnostics: Sequence[Diagnostic], files: int) -> str:
-    """The closing line: counts of errors and warnings over the checked files."""
+def summary(diagnostics: Sequence[Diagnostic], files: int, allowed: int = 0) -> str:
+    """The closing line: counts of errors and warnings over the checked files, and of the
+    warnings `--allow` or `global.allow` silenced."""
     errors = sum(d.severity is Severity.ERROR for d in diagnostics)
     warnings = len(diagnostics) - errors
     checked = f"checked {files} file{'s' if files != 1 else ''}"
+    silenced = f"; {allowed} warning{'s' if allowed != 1 else ''} allowed" if allowed else ""
     if not diagnostics:
-        return f"{checked}: no problems found"
+        return f"{checked}: no problems found{silenced}"
     parts = []
     if errors:
         parts.append(f"{errors} error{'s' if errors != 1 else ''}")
     if warnings:
         parts.append(f"{warnings} warning{'s' if warnings != 1 else ''}")
-    return f"{checked}: " + ", ".join(parts)
+    return f"{checked}: " + ", ".join(parts) + silenced
 
 
-def render_json(diagnostics: Sequence[Diagnostic], files: int) -> str:
+def render_json(diagnostics: Sequence[Diagnostic], files: int, allowed: int = 0) -> str:
     """All diagnostics as one JSON document (for editors and CI annotations)."""
     errors = sum(d.severity is Severity.ERROR for d in diagnostics)
     doc = {
@@ -252,6 +262,7 @@ def render_json(diagnostics: Sequence[Diagnostic], files: int) -> str:
             "files": files,
             "errors": errors,
             "warnings": len(diagnostics) - errors,
+            "allowed": allowed,  # warnings silenced by --allow or `global.allow`, not listed
         },
     }
     return json.dumps(doc, indent=2, sort_keys=False)

@@ -287,6 +287,7 @@ class Global:
     migration_dir: str | None
     trace: tuple[Tracer, ...]
     value_spans: Mapping[str, Span]  # where each option's value was written
+    allow: tuple[Ref, ...] = ()  # warning codes not to report (`allow`), where each is written
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False)

@@ -323,6 +323,8 @@ def _value_hint(path: JsonPath) -> str | None:
     """A hint for a value that is empty or excluded, where the value's place suggests one."""
     if len(path) == 3 and path[0] == "storages" and path[2] == "configuration":
         return _STORAGE_CONFIGURATION_HINT
+    if path[:2] == ("global", "allow"):
+        return "write a code as diagnostics show it, e.g. SC502"
     return None
 
 
@@ -454,8 +456,8 @@ def _kind(value: Any) -> str:
 def _described(value: Any) -> str:
     """The kind of a value, with the value itself when it is a short scalar."""
     kind = _kind(value)
-    if value is None or isinstance(value, (Mapping, list, tuple)):
-        return kind
+    if value is None or isinstance(value, (Mapping, list, tuple, bytes, bytearray)):
+        return kind  # binary data would show as a Python repr
     return f"{kind} ({_shown(value)})"
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import shlex
 from collections.abc import Iterator
@@ -34,17 +35,24 @@ def case_names() -> list[str]:
     return sorted(p.name for p in CASES.iterdir() if (p / INPUTS).is_dir())
 
 
+def case_options(name: str) -> tuple[bool, tuple[str, ...]]:
+    """A case's `args` file: whether it has `--compat`, and the codes of its `--allow CODE`s."""
+    path = CASES / name / ARGS
+    args = shlex.split(path.read_text()) if path.exists() else []
+    allow = tuple(code for option, code in itertools.pairwise(args) if option == "--allow")
+    return "--compat" in args, allow
+
+
 def run_case(name: str) -> tuple[str, int]:
     """The text output and exit code of `selinonc check [args] inputs` in the case folder."""
     case = CASES / name
-    args = shlex.split((case / ARGS).read_text()) if (case / ARGS).exists() else []
+    compat, allow = case_options(name)
     with chdir(case):
         files = expand([INPUTS])
-        result = pipeline.check(files, compat="--compat" in args)
+        result = pipeline.check(files, compat=compat, allow=allow)
         blocks = [render(d, result.sources) + "\n" for d in result.diagnostics]
-        text = (
-            "\n".join(blocks) + ("\n" if blocks else "") + summary(result.diagnostics, len(files))
-        )
+        closing = summary(result.diagnostics, len(files), result.allowed)
+        text = "\n".join(blocks) + ("\n" if blocks else "") + closing
     return text + "\n", 1 if has_errors(result.diagnostics) else 0
 
 

@@ -7,7 +7,7 @@ import pytest
 from selinonc.compiler import pipeline
 from selinonc.compiler.cli.inputs import expand
 from selinonc.compiler.diagnostics import CODES
-from tests.golden import CASES, EXPECTED, INPUTS, case_names, chdir, run_case
+from tests.golden import CASES, EXPECTED, INPUTS, case_names, case_options, chdir, run_case
 
 
 @pytest.mark.parametrize("name", case_names())
@@ -37,9 +37,9 @@ def test_every_code_has_a_golden_case() -> None:
 def test_case_builds_the_same_bytes_twice(name: str) -> None:
     with chdir(CASES / name):
         files = expand([INPUTS])
-        compat = (CASES / name / "args").exists()
-        first = pipeline.build_package(files, compat=compat)
-        second = pipeline.build_package(files, compat=compat)
+        compat, allow = case_options(name)
+        first = pipeline.build_package(files, compat=compat, allow=allow)
+        second = pipeline.build_package(files, compat=compat, allow=allow)
     assert first.diagnostics == second.diagnostics
     assert first.files == second.files
     if first.files is not None:  # a case without errors gives a package; it compiled in emit

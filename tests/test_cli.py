@@ -59,7 +59,7 @@ def test_json_format_holds_every_finding_with_its_position() -> None:
     done = selinonc("check", "--format", "json", "inputs", cwd=CASES / "SC205-unknown-node")
     assert done.returncode == 1
     doc = json.loads(done.stdout)
-    assert doc["summary"] == {"files": 2, "errors": 2, "warnings": 0}
+    assert doc["summary"] == {"files": 2, "errors": 2, "warnings": 0, "allowed": 0}
     first = doc["diagnostics"][0]
     assert first == {
         "code": "SC205",

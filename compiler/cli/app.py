@@ -58,6 +58,17 @@ Compat = Annotated[
 OutputFormat = Annotated[
     Format, typer.Option("--format", help="Print diagnostics as text or as JSON.")
 ]
+Allow = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--allow",
+        metavar="CODE",
+        help="Do not report warnings with this code, e.g. SC502 (repeat for several codes); the "
+        "summary counts them. Only warnings can be allowed. `allow: [SC502]` in the `global` "
+        "section does the same for a project.",
+        show_default=False,
+    ),
+]
 
 
 def _version(value: bool) -> None:
@@ -88,16 +99,28 @@ def check(
         ),
     ] = False,
     output: OutputFormat = Format.text,
+    allow: Allow = None,
 ) -> None:
     """Validate a flow configuration and report every problem with its file, line and column.
 
     Exit code 0 when there are no errors (warnings allowed), 1 on errors, 2 on usage errors.
     """
+    codes = _allowed(allow, compat)
     files = _expand(inputs)
     gc.disable()  # a short-lived process: the collector would only rescan the model (see pipeline)
-    result = pipeline.check(files, compat=compat)
-    _report(result.diagnostics, result.sources, len(files), output)
+    result = pipeline.check(files, compat=compat, allow=codes)
+    _report(result.diagnostics, result.sources, len(files), output, result.allowed)
     raise typer.Exit(0 if result.ok else 1)
+
+
+def _allowed(codes: list[str] | None, compat: bool) -> frozenset[str]:
+    """The codes of --allow; a usage error (exit 2) for one that is not a warning."""
+    chosen = frozenset(code.upper() for code in codes or ())
+    for code in sorted(chosen):
+        problem = pipeline.allow_problem(code, compat)
+        if problem is not None:
+            _usage(f"--allow {code}: {code} {problem}")
+    return chosen
 
 
 def _expand(inputs: list[str]) -> list[str]:
@@ -113,14 +136,15 @@ def _report(
     sources: Mapping[str, SourceFile],
     n_files: int,
     output: Format,
+    allowed: int = 0,
 ) -> None:
     if output is Format.json:
-        typer.echo(render_json(diagnostics, n_files))
+        typer.echo(render_json(diagnostics, n_files, allowed))
         return
     for diagnostic in diagnostics:
         typer.echo(render(diagnostic, sources))
         typer.echo("")
-    typer.echo(summary(diagnostics, n_files))
+    typer.echo(summary(diagnostics, n_files, allowed))
 
 
 @app.command()
@@ -146,6 +170,7 @@ def build(
     ] = False,
     compat: Compat = False,
     output: OutputFormat = Format.text,
+    allow: Allow = None,
 ) -> None:
     """Check the configuration and generate the Python package that workers import.
 
@@ -156,16 +181,17 @@ def build(
     from selinonc.compiler import emit
     from selinonc.compiler.emit import EmitError
 
+    codes = _allowed(allow, compat)
     files = _expand(inputs)
     gc.disable()
     try:
-        result = pipeline.build_package(files, compat=compat, out_dir=out)
+        result = pipeline.build_package(files, compat=compat, out_dir=out, allow=codes)
     except EmitError as exc:
         typer.echo(f"selinonc: error: {exc}", err=True)
         raise typer.Exit(1) from None
     as_json = output is Format.json  # then stdout holds only the JSON document
-    if result.files is None or result.diagnostics or as_json:
-        _report(result.diagnostics, result.sources, len(files), output)
+    if result.files is None or result.diagnostics or result.allowed or as_json:
+        _report(result.diagnostics, result.sources, len(files), output, result.allowed)
     if result.files is None:
         raise typer.Exit(1)
     if check_only:
@@ -415,6 +441,7 @@ def run(
         bool, typer.Option("--json", help="Print a machine-readable report instead of tables.")
     ] = False,
     compat: Compat = False,
+    allow: Allow = None,
 ) -> None:
     """Run one flow in this process, with no broker (tasks import from here and PYTHONPATH).
 
@@ -433,6 +460,9 @@ def run(
         _usage("give either the configuration (INPUTS) or --package, not both or neither")
     if (run_subsequent or follow_subflows) and not select:
         _usage("--run-subsequent and --follow-subflows apply to a selective run: add --select")
+    if allow and package:
+        _usage("--allow applies to the configuration run checks (INPUTS), not to --package")
+    codes = _allowed(allow, compat)
     args = _node_args(node_args, node_args_file)
     options = running.Options(
         workers=workers,
@@ -450,7 +480,7 @@ def run(
     console = Console()
     live = not as_json and console.is_terminal
     try:
-        with _system(inputs or [], package, compat) as system:
+        with _system(inputs or [], package, compat, codes) as system:
             outcome = running.run_flow(system, flow, args, options, live=live, console=console)
     except running.RunError as exc:
         _usage(str(exc))
@@ -463,7 +493,9 @@ def run(
 
 
 @contextlib.contextmanager
-def _system(inputs: list[str], package: str | None, compat: bool) -> Iterator[System]:
+def _system(
+    inputs: list[str], package: str | None, compat: bool, allow: frozenset[str]
+) -> Iterator[System]:
     """The system to run: an importable package, or the inputs built into a temporary one."""
     from selinonc.compiler.cli import run as running
 
@@ -471,9 +503,9 @@ def _system(inputs: list[str], package: str | None, compat: bool) -> Iterator[Sy
         yield running.imported_system(package)
         return
     files = _expand(inputs)
-    result = pipeline.build_package(files, compat=compat)
+    result = pipeline.build_package(files, compat=compat, allow=allow)
     if result.files is None:
-        _report(result.diagnostics, result.sources, len(files), Format.text)
+        _report(result.diagnostics, result.sources, len(files), Format.text, result.allowed)
         raise typer.Exit(1)
     with running.built_system(result.files) as system:
         yield system

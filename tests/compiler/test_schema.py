@@ -31,6 +31,7 @@ global:
   default_task_queue: "{PREFIX}_tasks"
   default_dispatcher_queue: dispatch
   migration_dir: migrations
+  allow: [SC502]
   trace:
     - logging: true
     - json: true
@@ -278,6 +279,26 @@ def test_other_storages_need_a_configuration(storage: str) -> None:
     assert [(code, message.rsplit(" ", 1)[-1]) for code, *_, message in found] == [
         ("SC112", "'configuration'")
     ]
+
+
+@pytest.mark.parametrize(
+    ("allow", "problem"),
+    [
+        (
+            "[sc502]",
+            "SC113 2:11 item #1 of 'allow' in the global section does not have the required "
+            'form: "sc502"',
+        ),
+        (
+            "SC502",
+            "SC111 2:10 'allow' in the global section must be a list, not a string (\"SC502\")",
+        ),
+    ],
+)
+def test_global_allow_is_a_list_of_codes(allow: str, problem: str) -> None:
+    assert [
+        f"{c} {line}:{col} {m}" for c, line, col, m in _found(f"global:\n  allow: {allow}\n")
+    ] == [problem]
 
 
 # --- broken input: exact code, line, column and message --------------------------------------
