@@ -10,6 +10,7 @@ workers). Workers start as usual, consuming the queues of the package's tables::
 
 from __future__ import annotations
 
+from datetime import timedelta
 from types import ModuleType
 from typing import Any
 
@@ -21,7 +22,8 @@ except ImportError as exc:  # pragma: no cover - depends on the installation
     ) from exc
 
 from selinonc.runtime.celery.driver import Driver, load_system
-from selinonc.runtime.celery.store import FlowStore, StoreError
+from selinonc.runtime.celery.redis_store import RedisStore
+from selinonc.runtime.celery.store import StoreError
 from selinonc.runtime.errors import ConfigurationError
 
 __all__ = ["Driver", "FlowHandle", "StoreError", "install", "run_flow"]
@@ -51,18 +53,39 @@ def _store_url(app: Celery, url: str | None) -> str:
     )
 
 
-def install(app: Celery, package: ModuleType | str, *, store_url: str | None = None) -> Driver:
+def install(
+    app: Celery,
+    package: ModuleType | str,
+    *,
+    store_url: str | None = None,
+    retention: timedelta | float = timedelta(days=7),
+) -> Driver:
     """Register the dispatcher and the task wrapper of a generated package on a Celery app.
 
     Args:
         app: the user's Celery app.
         package: the generated package (the imported module or its dotted name).
         store_url: the Redis server for flow states (see `_store_url` for the default).
+        retention: how long a finished flow's state and outcome are kept (running flows
+            never expire).
 
     Returns:
         The driver; `run_flow` uses the last one installed unless given an app.
+
+    Raises:
+        ConfigurationError: when a flow package is installed on this app already (one app
+            runs one package: its tasks would clash).
     """
-    driver = Driver(app, load_system(package), FlowStore(_store_url(app, store_url)))
+    if id(app) in _DRIVERS:
+        raise ConfigurationError(
+            f"a flow package ({_DRIVERS[id(app)].system.package!r}) is installed on this Celery "
+            "app already; install one package per app"
+        )
+    seconds = retention.total_seconds() if isinstance(retention, timedelta) else retention
+    if seconds <= 0:
+        raise ConfigurationError(f"retention must be positive, not {retention!r}")
+    store = RedisStore(_store_url(app, store_url))
+    driver = Driver(app, load_system(package), store, retention=seconds)
     _DRIVERS[id(app)] = driver
     _LAST[:] = [driver]
     return driver
@@ -93,10 +116,10 @@ class FlowHandle:
 
     def state(self) -> dict[str, Any]:
         """The flow's nodes now: finished, failed, active; its status and retries."""
-        record = self.driver.store.load(self.id)
-        if record is None:
+        state = self.driver.stepper.state(self.id)
+        if state is None:
             raise StoreError(f"no flow {self.id} in the flow store")
-        return {**record.state.report(), "retried": record.state.retried}
+        return {**state.report(), "retried": state.retried}
 
 
 def run_flow(flow_name: str, node_args: Any = None, *, app: Celery | None = None) -> FlowHandle:

@@ -1,188 +1,177 @@
-"""Flow states in Redis, shared by every worker: versioned by Redis's WATCH, JSON only.
+"""The flow store: what Celery workers share about running flows, as an interface.
 
-Each flow instance has one key holding its state, the flow that owns it (for a sub-flow) and an
-outbox of the actions its last steps decided but may not have published yet. A step reads the
-key under WATCH, runs the core, and writes state and outbox in one transaction; a concurrent
-step makes the transaction fail and the step runs again on the new state. So every decision is
-made exactly once, and published at least once.
+Each flow instance is a journal, so a completion costs the same whatever the flow's size:
+
+- an **inbox** of events (a completion appends one, O(1));
+- a **lease**: at most one worker steps the flow at a time; the holder applies every pending
+  event in one step (group commit), so a burst of completions becomes a few steps;
+- a **journal** of each step's changes (the core's redo log, a few hundred bytes) after a
+  **snapshot** of the whole state, taken only when the journal has grown as large as the
+  snapshot, so snapshots cost O(1) per change, amortised; a worker that holds the state from its
+  last step reads only the changes since then;
+- an **outbox** of the actions a step decided, saved with the step and deleted once published:
+  a holder that dies before publishing leaves them for the next one;
+- **node claims**: a node id runs on one worker at a time; a claim is a lease, renewed while the
+  task runs and turned into "done" with the completion, so a duplicated message never runs a task
+  body twice, and a killed worker's claim expires so the redelivered message runs.
+
+`redis_store.RedisStore` keeps all of this in Redis (one round trip per operation, in Lua);
+`memory_store.MemoryStore` is its in-memory twin for tests, with fault injection.
 """
 
 from __future__ import annotations
 
-import functools
-import json
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Protocol
 
-import redis
-
-from selinonc.runtime.core.state import FlowState
 from selinonc.runtime.errors import SelinoncError
 
-PREFIX = "selinonc:"
-# Finished flows are kept this long, so handles can read their outcome (a day).
-KEEP_SECONDS = 24 * 3600
-T = TypeVar("T")
+# Store format: bumped when what the store keeps changes incompatibly (a state records it).
+STORE_FORMAT = 1
 
 
 class StoreError(SelinoncError):
-    """The flow-state store (Redis) cannot be reached or holds something unexpected."""
+    """The flow store (Redis) cannot be reached or holds something unexpected."""
 
 
-@dataclass(slots=True)
-class Record:
-    """What the store keeps of a flow instance."""
+class NoSuchFlow(SelinoncError):
+    """The store knows no such flow: never started, or removed after its retention."""
 
-    state: FlowState
+
+class LeaseLost(StoreError):
+    """A step's lease expired before it committed: another worker steps the flow now."""
+
+
+@dataclass(frozen=True, slots=True)
+class FlowMeta:
+    """What never changes about a flow instance."""
+
+    flow: str  # the flow's name
+    root: str  # the top-level flow's id (itself for a top-level flow)
     owner: tuple[str, str] | None  # (parent flow id, the sub-flow's node id there)
 
 
-class FlowStore:
-    """Flow states, outboxes and outcomes in Redis."""
+@dataclass(frozen=True, slots=True)
+class Entered:
+    """A step's start: the lease is held; what is pending."""
 
-    def __init__(self, url: str) -> None:
-        self.url = url
-        self.redis = redis.Redis.from_url(url, socket_timeout=10, socket_connect_timeout=5)
+    seq: int  # the flow's last committed step
+    events: list[dict[str, Any]]  # pending events, oldest first (at most a batch)
+    outbox: int  # actions a dead step left unpublished
+    journal_bytes: int  # the size of the journal since the last snapshot
+    status: str  # the flow's status after its last step
 
-    def _key(self, kind: str, flow_id: str) -> str:
-        return f"{PREFIX}{kind}:{flow_id}"
 
-    def create(
-        self, state: FlowState, owner: tuple[str, str] | None, *, only_new: bool = False
-    ) -> None:
-        """Store a new flow instance (before its start is published); with `only_new`, keep
-        an instance that exists already (a replayed start must not reset a running flow)."""
-        value = json.dumps({"state": state.to_json(), "owner": list(owner) if owner else None})
-        key = self._key("flow", state.id)
-        self._call(lambda: self.redis.set(key, value, ex=KEEP_SECONDS, nx=only_new))
+@dataclass(frozen=True, slots=True)
+class Loaded:
+    """A flow's state as the store has it: a snapshot (or None: the caller's copy is current)
+    and the changes committed after it (or after the caller's copy)."""
 
-    def load(self, flow_id: str) -> Record | None:
-        """A flow instance as it is now (no lock), or None if the store does not know it."""
-        raw = self._call(lambda: self.redis.get(self._key("flow", flow_id)))
-        return _decode(raw) if raw is not None else None
+    snapshot_seq: int
+    snapshot: dict[str, Any] | None
+    snapshot_bytes: int
+    deltas: list[dict[str, Any]]
 
-    def update(
-        self, flow_id: str, step: Callable[[Record], list[dict[str, Any]]]
-    ) -> tuple[Record, list[dict[str, Any]]]:
-        """Run `step` on the flow's record and save it, retrying on a concurrent change.
 
-        `step` changes the record's state in place and returns the actions to publish (as
-        JSON data with an "id"); they are saved in the outbox with the state.
+@dataclass(frozen=True, slots=True)
+class Commit:
+    """What a step saves, atomically, if it still holds the lease."""
+
+    seq: int  # the new step number (the entered seq + 1)
+    consumed: int  # how many inbox events it applied
+    delta: dict[str, Any]  # {"seq", "ops"}: the redo log of its changes
+    snapshot: dict[str, Any] | None  # the whole state, when it is time for a snapshot
+    actions: Sequence[dict[str, Any]]  # the outbox: JSON actions with an "id"
+    status: str  # the flow's status after the step
+    retried: int  # the flow's retry count after the step
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """The answer to a node claim: "ok" (run it), "held" (running elsewhere: ask again after
+    `wait` seconds), "done", "ended" (the flow is over), "abandoned" (an earlier flow attempt's
+    node) or "unknown" (no such flow)."""
+
+    verdict: str
+    wait: float = 0.0
+
+
+class FlowStore(Protocol):
+    """The operations of a flow store; every one is atomic."""
+
+    url: str
+
+    def create(self, flow_id: str, meta: FlowMeta, state: Mapping[str, Any]) -> bool:
+        """Store a new flow (status "new"); False when it exists already (a replayed start)."""
+
+    def meta(self, flow_id: str) -> FlowMeta | None:
+        """A flow's name, root and owner, or None when the store does not know it."""
+
+    def enter(
+        self, flow_id: str, token: str, event: Mapping[str, Any] | None, lease: float
+    ) -> Entered | None:
+        """Append `event` (if any) to the inbox, then take the step lease for `lease` seconds;
+        None when another worker holds it (it will see the event).
 
         Raises:
-            StoreError: when the flow is unknown or Redis is unreachable.
+            NoSuchFlow: when the store does not know the flow (nothing is appended).
         """
-        key, outbox = self._key("flow", flow_id), self._key("outbox", flow_id)
 
-        def attempt() -> tuple[Record, list[dict[str, Any]]] | None:
-            with self.redis.pipeline() as pipe:
-                try:
-                    pipe.watch(key)
-                    raw = pipe.get(key)
-                    if raw is None:
-                        raise StoreError(f"no flow {flow_id!r} in the flow store {self.url}")
-                    record = _decode(raw)
-                    actions = step(record)
-                    value = {
-                        "state": record.state.to_json(),
-                        "owner": list(record.owner) if record.owner else None,
-                    }
-                    text = json.dumps(value)
-                    if not actions and text.encode() == (
-                        raw if isinstance(raw, bytes) else raw.encode()
-                    ):
-                        pipe.unwatch()  # a no-op step (a duplicate event): nothing to write
-                        return record, []
-                    pipe.multi()
-                    pipe.set(key, text, ex=KEEP_SECONDS)
-                    if actions:
-                        now = time.time()
-                        pipe.hset(
-                            outbox, mapping={a["id"]: json.dumps({**a, "at": now}) for a in actions}
-                        )
-                        pipe.expire(outbox, KEEP_SECONDS)
-                    pipe.execute()
-                    return record, actions
-                except redis.WatchError:
-                    return None
+    def load(self, flow_id: str, have: int, snapshot_seq: int) -> Loaded:
+        """The state: only the changes after step `have` when that is at or after the snapshot
+        `snapshot_seq` the caller's copy came from, else the snapshot and all changes."""
 
-        while True:
-            done = self._call(attempt)
-            if done is not None:
-                return done
+    def commit(self, flow_id: str, token: str, commit: Commit, lease: float) -> None:
+        """Save a step and its outbox, and renew the lease.
 
-    def published(self, flow_id: str, action_ids: list[str]) -> None:
-        """Take published actions out of the outbox."""
-        if action_ids:
-            self._call(lambda: self.redis.hdel(self._key("outbox", flow_id), *action_ids))
+        Raises:
+            LeaseLost: when the lease is no longer `token`'s (nothing is saved).
+        """
 
-    def unpublished(self, flow_id: str, older_than: float) -> list[dict[str, Any]]:
-        """Outbox actions older than `older_than` seconds (a step that died before publishing)."""
-        raw = self._call(lambda: self.redis.hgetall(self._key("outbox", flow_id)))
-        now = time.time()
-        actions = [json.loads(v) for v in raw.values()]
-        return sorted((a for a in actions if now - a["at"] >= older_than), key=lambda a: a["id"])
+    def outbox(self, flow_id: str) -> list[dict[str, Any]]:
+        """Every unpublished action, by id."""
+
+    def leave(self, flow_id: str, token: str, published: Sequence[str]) -> int:
+        """Delete published actions from the outbox, release the lease; return how many events
+        are pending (a step must follow when there are)."""
+
+    def claim(self, flow_id: str, node_id: str, token: str, retried: int, lease: float) -> Claim:
+        """Claim node `node_id` of attempt `retried` for `lease` seconds (re-entrant for
+        `token`)."""
+
+    def extend(self, flow_id: str, node_id: str, token: str, lease: float) -> bool:
+        """Renew `token`'s claim for `lease` seconds from now; False when it is not held."""
+
+    def complete(self, flow_id: str, node_id: str, event: Mapping[str, Any] | None) -> bool:
+        """Mark the node done and append its completion `event` (None for a nowait node), once:
+        False when it was done already."""
 
     def finish(self, flow_id: str, outcome: Mapping[str, Any]) -> None:
-        """Record a top-level flow's outcome and wake whoever waits for it."""
-        value = json.dumps(outcome)
-        done = self._key("done", flow_id)
-
-        def write() -> None:
-            with self.redis.pipeline() as pipe:
-                pipe.set(self._key("outcome", flow_id), value, ex=KEEP_SECONDS)
-                pipe.rpush(done, "1")
-                pipe.expire(done, KEEP_SECONDS)
-                pipe.execute()
-
-        self._call(write)
+        """Record a flow's outcome (status, report, reason) and wake whoever waits for it."""
 
     def outcome(self, flow_id: str, timeout: float | None) -> dict[str, Any] | None:
-        """A top-level flow's outcome, waiting up to `timeout` seconds (None: for ever)."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        done = self._key("done", flow_id)
-        while True:
-            raw = self._call(lambda: self.redis.get(self._key("outcome", flow_id)))
-            if raw is not None:
-                data: dict[str, Any] = json.loads(raw)
-                return data
-            left = 5.0 if deadline is None else min(5.0, deadline - time.monotonic())
-            if left <= 0:
-                return None
-            # Short waits: the connection's socket timeout must not cut a long one.
-            if self._call(functools.partial(self.redis.blpop, [done], timeout=left)) is not None:
-                self._call(lambda: self.redis.rpush(done, "1"))  # for the next waiter
+        """A flow's outcome, waiting up to `timeout` seconds (None: for ever; 0: no wait)."""
+
+    def retire(self, root: str, seconds: float) -> None:
+        """A top-level flow ended: remove it and its sub-flows after `seconds`."""
+
+    def save_exception(self, flow_id: str, node_id: str, record: Mapping[str, Any]) -> None:
+        """Keep a failed task's exception (for fallbacks' parent_task_exception())."""
+
+    def exception(self, flow_id: str, node_id: str) -> dict[str, Any] | None:
+        """A failed task's exception record."""
 
     def claim_check(self, flow_id: str, seconds: float) -> bool:
         """True for the one step that may schedule the flow's next safety-net check."""
-        key = self._key("check", flow_id)
-        millis = max(1, int(seconds * 1000))
-        return bool(self._call(lambda: self.redis.set(key, "1", nx=True, px=millis)))
 
     def release_check(self, flow_id: str) -> None:
-        self._call(lambda: self.redis.delete(self._key("check", flow_id)))
+        """The scheduled check has run: the next step may schedule another."""
 
-    def save_exception(self, node_id: str, exception: Mapping[str, Any]) -> None:
-        """Keep a failed task's exception, for fallbacks' parent_task_exception()."""
-        key = self._key("exception", node_id)
-        self._call(lambda: self.redis.set(key, json.dumps(exception), ex=KEEP_SECONDS))
-
-    def exception(self, node_id: str) -> dict[str, Any] | None:
-        raw = self._call(lambda: self.redis.get(self._key("exception", node_id)))
-        return json.loads(raw) if raw is not None else None
-
-    def _call(self, function: Callable[[], T]) -> T:
-        try:
-            return function()
-        except redis.ConnectionError as exc:
-            raise StoreError(f"cannot reach the flow store {self.url}: {exc}") from exc
-        except redis.TimeoutError as exc:
-            raise StoreError(f"the flow store {self.url} timed out: {exc}") from exc
+    def close(self) -> None:
+        """Close the store's connections."""
 
 
-def _decode(raw: bytes | str) -> Record:
-    data = json.loads(raw)
-    owner = data.get("owner")
-    return Record(FlowState.from_json(data["state"]), (owner[0], owner[1]) if owner else None)
+def flow_of(node_id: str) -> str:
+    """The id of the flow a node id belongs to (node ids are `<flow id>.<counter>`)."""
+    return node_id.rpartition(".")[0]

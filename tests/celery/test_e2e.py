@@ -48,7 +48,7 @@ def e2e(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         app_module = importlib.import_module("e2eapp")
         yield {"env": env, "root": root, "app": app_module.app, "driver": app_module.driver}
         app_module.driver.pool.close()
-        app_module.driver.store.redis.close()
+        app_module.driver.store.close()
         app_module.app.close()
     finally:
         del sys.path[:2]
@@ -76,8 +76,9 @@ def _run(e2e: dict[str, Any], flow: str, node_args: Any = None, timeout: float =
 def _result(handle: Any, task: str, flow: str | None = None) -> Any:
     """The stored result of the (single) `task` of the flow or of its sub-flow `flow`."""
     report = handle.outcome()["report"]
-    if flow is not None:
-        (report,) = [r for r in report["subflows"].values() if r["flow"] == flow]
+    if flow is not None:  # a sub-flow's report is its own outcome
+        (sub_id,) = report["finished_nodes"][flow]
+        report = handle.driver.store.outcome(sub_id, 0)["report"]
     (node_id,) = report["finished_nodes"][task]
     return handle.driver.pool.retrieve(report["flow"], task, node_id)
 
@@ -184,9 +185,13 @@ def test_flows_run_with_rabbitmq_as_the_broker(e2e: dict[str, Any]) -> None:
             handle = selinonc_celery.run_flow("fan_out", {"count": 20}, app=app)
             assert handle.wait(60) == "success"
             outcome = handle.outcome()
-            assert outcome is not None and len(outcome["report"]["subflows"]) == 1
+            assert outcome is not None
+            finished = outcome["report"]["finished_nodes"]
+            assert (
+                sum(len(ids) for name, ids in finished.items() if driver.system.is_flow(name)) == 1
+            )
         finally:
-            driver.store.redis.close()
+            driver.store.close()
             app.close()
 
 
@@ -197,16 +202,40 @@ def test_the_safety_net_publishes_what_a_dead_step_saved_but_never_sent(
     import time
 
     import selinonc.runtime.celery as selinonc_celery
+    from selinonc.runtime.celery.steps import Stepper
+    from selinonc.runtime.celery.store import FlowMeta
     from selinonc.runtime.core.events import Start
     from selinonc.runtime.core.state import FlowState
 
     driver = e2e["driver"]
     flow_id = "dead-step-" + os.urandom(4).hex()
-    driver.store.create(FlowState(flow="store_and_read", id=flow_id, node_args=1), None)
-    record, actions, _ = driver.decide(flow_id, Start())  # saved, never published
-    assert [a["name"] for a in actions] == ["Produce"]
-    assert record.state.active == {f"{flow_id}.1": "Produce"}
-    time.sleep(2.2)  # the safety net leaves younger outbox entries to the step publishing them
+    state = FlowState(flow="store_and_read", id=flow_id, node_args=1)
+    driver.stepper.create(flow_id, state, FlowMeta("store_and_read", flow_id, None))
+
+    class Died(BaseException):
+        """The step's process died between saving its decision and publishing it."""
+
+    class Dying:
+        def task(self, *args: Any) -> None:
+            raise Died
+
+        def start(self, *args: Any) -> None:
+            raise Died
+
+        def timer(self, *args: Any) -> None:
+            raise Died
+
+        def check(self, *args: Any) -> None:
+            pass
+
+    stepper = Stepper(
+        driver.system, driver.store, Dying(), driver.pool.retrieve, driver.tracer, retention=60
+    )
+    stepper.lease = 0.5  # the dead step's lease lapses soon
+    with pytest.raises(Died):
+        stepper.step(flow_id, Start())
+    assert [a["name"] for a in driver.store.outbox(flow_id)] == ["Produce"]
+    time.sleep(0.6)
     driver.dispatcher.apply_async(
         kwargs={"flow_id": flow_id, "event": "check"}, queue="e2e_dispatchers"
     )

@@ -1,0 +1,302 @@
+"""The flow store in memory: RedisStore's twin for tests, with a clock and fault injection.
+
+Every operation takes one lock, as every Redis script is atomic. `inject(point, error)` makes
+the operation at `point` raise `error` once (or `times` times), before it changes anything
+("enter", "load", "commit", "leave", "claim", "complete", "finish", ...) or, for the points
+named "<operation>:after", after it has changed the store: a crash after the event was
+appended ("enter:after"), after the step and its snapshot were saved ("commit:after"), after
+the published actions were deleted ("leave:after"). Leases and claims expire by `clock`, which
+tests move forward.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from selinonc.runtime.celery.store import (
+    Claim,
+    Commit,
+    Entered,
+    FlowMeta,
+    LeaseLost,
+    Loaded,
+    NoSuchFlow,
+)
+
+BATCH = 1000
+
+
+@dataclass(slots=True)
+class _Flow:
+    meta: FlowMeta
+    snapshot: str
+    snapshot_seq: int = 0
+    seq: int = 0
+    journal: list[str] = field(default_factory=list)
+    journal_bytes: int = 0
+    inbox: list[str] = field(default_factory=list)
+    outbox: dict[str, str] = field(default_factory=dict)
+    lease: tuple[str, float] | None = None  # (token, expiry)
+    nodes: dict[str, Any] = field(default_factory=dict)  # node id -> "done" | (token, expiry)
+    status: str = "new"
+    retried: int = 0
+    outcome: dict[str, Any] | None = None
+    exceptions: dict[str, str] = field(default_factory=dict)
+    check_until: float = 0.0
+    expires: float | None = None
+
+
+class MemoryStore:
+    """Flow journals in a dict; see the module docstring."""
+
+    def __init__(self, clock: Callable[[], float] | None = None) -> None:
+        self.url = "memory://"
+        self.now = clock or _Clock()
+        self.flows: dict[str, _Flow] = {}
+        self.family: dict[str, set[str]] = {}
+        self.faults: dict[str, list[BaseException]] = {}
+        self.calls: dict[str, int] = {}  # operation -> how often it ran (round trips)
+        self.written = 0  # bytes the operations wrote, as Redis would receive them
+        self._lock = threading.RLock()
+        self._ended = threading.Condition(self._lock)
+
+    # --- fault injection -------------------------------------------------------------------
+
+    def inject(self, point: str, error: BaseException, times: int = 1) -> None:
+        """Make the operation at `point` raise `error` the next `times` times."""
+        self.faults.setdefault(point, []).extend([error] * times)
+
+    def _fault(self, point: str) -> None:
+        errors = self.faults.get(point)
+        if errors:
+            raise errors.pop(0)
+
+    def _op(self, name: str, *written: str) -> None:
+        self._fault(name)
+        self.calls[name] = self.calls.get(name, 0) + 1
+        self.written += sum(len(w) for w in written)
+
+    def _flow(self, flow_id: str) -> _Flow:
+        flow = self.flows.get(flow_id)
+        if flow is None or (flow.expires is not None and flow.expires <= self.now()):
+            raise NoSuchFlow(f"no flow {flow_id!r} in the flow store {self.url}")
+        return flow
+
+    # --- flows -------------------------------------------------------------------------------
+
+    def create(self, flow_id: str, meta: FlowMeta, state: Mapping[str, Any]) -> bool:
+        with self._lock:
+            text = json.dumps(state)
+            self._op("create", text)
+            if flow_id in self.flows:
+                return False
+            self.flows[flow_id] = _Flow(meta, text)
+            if meta.root != flow_id:
+                self.family.setdefault(meta.root, set()).add(flow_id)
+            return True
+
+    def meta(self, flow_id: str) -> FlowMeta | None:
+        with self._lock:
+            self._op("meta")
+            flow = self.flows.get(flow_id)
+            return flow.meta if flow is not None else None
+
+    def enter(
+        self, flow_id: str, token: str, event: Mapping[str, Any] | None, lease: float
+    ) -> Entered | None:
+        with self._lock:
+            text = json.dumps(event) if event is not None else ""
+            self._op("enter", text)
+            flow = self._flow(flow_id)
+            if event is not None:
+                flow.inbox.append(text)
+            self._fault("enter:after")
+            now = self.now()
+            if flow.lease is not None and flow.lease[1] > now:
+                return None
+            flow.lease = (token, now + lease)
+            events = [json.loads(e) for e in flow.inbox[:BATCH]]
+            return Entered(flow.seq, events, len(flow.outbox), flow.journal_bytes, flow.status)
+
+    def load(self, flow_id: str, have: int, snapshot_seq: int) -> Loaded:
+        with self._lock:
+            self._op("load")
+            flow = self._flow(flow_id)
+            if have >= flow.snapshot_seq and snapshot_seq == flow.snapshot_seq:
+                deltas = flow.journal[have - flow.snapshot_seq :]
+                return Loaded(flow.snapshot_seq, None, 0, [json.loads(d) for d in deltas])
+            return Loaded(
+                flow.snapshot_seq,
+                json.loads(flow.snapshot),
+                len(flow.snapshot),
+                [json.loads(d) for d in flow.journal],
+            )
+
+    def commit(self, flow_id: str, token: str, commit: Commit, lease: float) -> None:
+        with self._lock:
+            delta = json.dumps(commit.delta)
+            snapshot = json.dumps(commit.snapshot) if commit.snapshot is not None else ""
+            actions = {a["id"]: json.dumps(a) for a in commit.actions}
+            self._op("commit", snapshot or delta, *actions.values())
+            flow = self._flow(flow_id)
+            now = self.now()
+            if flow.lease is None or flow.lease[0] != token or flow.lease[1] <= now:
+                raise LeaseLost(f"flow {flow_id}: the step's lease expired before it committed")
+            assert flow.seq + 1 == commit.seq, (flow.seq, commit.seq)
+            if snapshot:
+                flow.snapshot, flow.snapshot_seq = snapshot, commit.seq
+                flow.journal, flow.journal_bytes = [], 0
+            else:
+                flow.journal.append(delta)
+                flow.journal_bytes += len(delta)
+            flow.seq = commit.seq
+            del flow.inbox[: commit.consumed]
+            flow.outbox.update(actions)
+            flow.status, flow.retried = commit.status, commit.retried
+            flow.lease = (token, now + lease)
+            self._fault("commit:after")
+
+    def outbox(self, flow_id: str) -> list[dict[str, Any]]:
+        with self._lock:
+            self._op("outbox")
+            return [json.loads(a) for a in self._flow(flow_id).outbox.values()]
+
+    def leave(self, flow_id: str, token: str, published: Sequence[str]) -> int:
+        with self._lock:
+            self._op("leave")
+            flow = self._flow(flow_id)
+            for action_id in published:
+                flow.outbox.pop(action_id, None)
+            if flow.lease is not None and flow.lease[0] == token:
+                flow.lease = None
+            self._fault("leave:after")
+            return len(flow.inbox)
+
+    # --- nodes -------------------------------------------------------------------------------
+
+    def claim(self, flow_id: str, node_id: str, token: str, retried: int, lease: float) -> Claim:
+        with self._lock:
+            self._op("claim")
+            flow = self.flows.get(flow_id)
+            if flow is None:
+                return Claim("unknown")
+            if flow.status != "running":
+                return Claim("ended")
+            if flow.retried != retried:
+                return Claim("abandoned")
+            held = flow.nodes.get(node_id)
+            if held == "done":
+                return Claim("done")
+            now = self.now()
+            if held is not None and held[0] != token and held[1] > now:
+                return Claim("held", held[1] - now)
+            flow.nodes[node_id] = (token, now + lease)
+            return Claim("ok")
+
+    def extend(self, flow_id: str, node_id: str, token: str, lease: float) -> bool:
+        with self._lock:
+            self._op("extend")
+            flow = self._flow(flow_id)
+            held = flow.nodes.get(node_id)
+            if held is None or held == "done" or held[0] != token:
+                return False
+            flow.nodes[node_id] = (token, self.now() + lease)
+            return True
+
+    def complete(self, flow_id: str, node_id: str, event: Mapping[str, Any] | None) -> bool:
+        with self._lock:
+            text = json.dumps(event) if event is not None else ""
+            self._op("complete", text)
+            flow = self._flow(flow_id)
+            if flow.nodes.get(node_id) == "done":
+                return False
+            flow.nodes[node_id] = "done"
+            if event is not None:
+                flow.inbox.append(text)
+            self._fault("complete:after")
+            return True
+
+    # --- ends --------------------------------------------------------------------------------
+
+    def finish(self, flow_id: str, outcome: Mapping[str, Any]) -> None:
+        with self._lock:
+            self._op("finish", json.dumps(outcome))
+            self._flow(flow_id).outcome = copy.deepcopy(dict(outcome))
+            self._ended.notify_all()
+
+    def outcome(self, flow_id: str, timeout: float | None) -> dict[str, Any] | None:
+        with self._lock:
+            self._op("outcome")
+            flow = self.flows.get(flow_id)
+            if flow is not None and flow.outcome is None and timeout:
+                self._ended.wait_for(lambda: flow.outcome is not None, timeout)
+            return copy.deepcopy(flow.outcome) if flow is not None and flow.outcome else None
+
+    def retire(self, root: str, seconds: float) -> None:
+        with self._lock:
+            self._op("retire")
+            for flow_id in {root, *self.family.get(root, ())}:
+                if flow_id in self.flows:
+                    self.flows[flow_id].expires = self.now() + seconds
+
+    def save_exception(self, flow_id: str, node_id: str, record: Mapping[str, Any]) -> None:
+        with self._lock:
+            text = json.dumps(record)
+            self._op("save_exception", text)
+            self._flow(flow_id).exceptions[node_id] = text
+
+    def exception(self, flow_id: str, node_id: str) -> dict[str, Any] | None:
+        with self._lock:
+            self._op("exception")
+            flow = self.flows.get(flow_id)
+            text = flow.exceptions.get(node_id) if flow is not None else None
+            return json.loads(text) if text is not None else None
+
+    def claim_check(self, flow_id: str, seconds: float) -> bool:
+        with self._lock:
+            self._op("claim_check")
+            flow = self._flow(flow_id)
+            if flow.check_until > self.now():
+                return False
+            flow.check_until = self.now() + seconds
+            return True
+
+    def release_check(self, flow_id: str) -> None:
+        with self._lock:
+            self._op("release_check")
+            flow = self.flows.get(flow_id)
+            if flow is not None:
+                flow.check_until = 0.0
+
+    def close(self) -> None:
+        """Nothing to close."""
+
+    # --- for tests ----------------------------------------------------------------------------
+
+    def expire_leases(self) -> None:
+        """Let every lease and claim lapse, as if their holders had died long ago."""
+        with self._lock:
+            for flow in self.flows.values():
+                flow.lease = None
+                flow.check_until = 0.0
+                for node_id, held in list(flow.nodes.items()):
+                    if held != "done":
+                        del flow.nodes[node_id]
+
+
+class _Clock:
+    """A clock tests move by hand (`advance`); it starts at 0."""
+
+    def __init__(self) -> None:
+        self.time = 0.0
+
+    def __call__(self) -> float:
+        return self.time
+
+    def advance(self, seconds: float) -> None:
+        self.time += seconds

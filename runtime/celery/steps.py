@@ -1,0 +1,415 @@
+"""Steps: apply a flow's pending events through the core, save them, publish what they decided.
+
+A step runs under the flow's lease (at most one stepper per flow) and applies every pending
+event at once (group commit). Its changes are saved as the core's redo log, with an occasional
+snapshot, and its actions go to the outbox in the same commit; the holder publishes them, then
+deletes them from the outbox and releases the lease. A worker keeps the states it stepped last
+(by step number), so its next step reads only the changes other workers made since.
+
+No Celery here: messages go out through a `Publisher`, so the tests drive steps through the
+in-memory store with faults injected at every point.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from selinonc.runtime.celery.store import (
+    Commit,
+    Entered,
+    FlowMeta,
+    FlowStore,
+    LeaseLost,
+    StoreError,
+)
+from selinonc.runtime.core.advance import advance
+from selinonc.runtime.core.events import (
+    Event,
+    FlowFailed,
+    FlowFinished,
+    NodeFailed,
+    NodeFinished,
+    Recheck,
+    Start,
+    StartFlow,
+    StartTask,
+    Timer,
+    Trace,
+    WakeUp,
+)
+from selinonc.runtime.core.state import FAILED, RUNNING, FlowState
+from selinonc.runtime.errors import StorageError
+from selinonc.runtime.tables import System
+from selinonc.runtime.trace import Tracer
+
+LEASE_SECONDS = 30.0  # a step's lease: renewed at commit; a dead holder's lapses after this
+CACHE_FLOWS = 512  # states a worker process keeps between its steps
+# A snapshot is written when the journal since the last one is larger than the snapshot (so
+# snapshots cost O(1) per change, amortised) and than this many bytes.
+SNAPSHOT_MIN_BYTES = 16_384
+ENDED = ("succeeded", "failed")  # a flow's status once it has ended
+
+
+class Publisher(Protocol):
+    """Where the actions of steps go (Celery messages, or a test's list)."""
+
+    def task(self, flow_name: str, flow_id: str, action: Mapping[str, Any]) -> None:
+        """Send a task message for a StartTask action."""
+
+    def start(self, flow_name: str, flow_id: str) -> None:
+        """Send a flow's start (a new flow or a sub-flow, throttled as its flow says)."""
+
+    def timer(self, flow_name: str, flow_id: str, after: float) -> None:
+        """Send a flow a wake-up after `after` seconds (a flow retry's countdown)."""
+
+    def check(self, flow_name: str, flow_id: str, after: float) -> None:
+        """Send the flow's next safety-net check after `after` seconds."""
+
+
+@dataclass(slots=True)
+class _Held:
+    """A state this worker holds between steps."""
+
+    seq: int
+    state: FlowState
+    snapshot_seq: int
+    snapshot_bytes: int
+    digest: str  # the package digest the flow was created with
+
+
+def event_json(event: Event) -> dict[str, Any]:
+    """An event as the inbox keeps it."""
+    if isinstance(event, Start):
+        return {"kind": "start"}
+    if isinstance(event, Timer):
+        return {"kind": "timer"}
+    kind = "finished" if isinstance(event, NodeFinished) else "failed"
+    return {"kind": kind, "node": event.node_id}
+
+
+def _event(data: Mapping[str, Any]) -> Event:
+    kind = data.get("kind")
+    if kind == "start":
+        return Start()
+    if kind == "timer":
+        return Timer()
+    if kind == "finished":
+        return NodeFinished(str(data["node"]))
+    if kind == "failed":
+        return NodeFailed(str(data["node"]))
+    raise StoreError(f"an event of unknown kind in the flow store: {data!r}")
+
+
+class Stepper:
+    """Steps flows of one system over one store."""
+
+    def __init__(
+        self,
+        system: System,
+        store: FlowStore,
+        publisher: Publisher,
+        read: Any,
+        tracer: Tracer,
+        *,
+        retention: float,
+        safety_net: float = 2.0,
+    ) -> None:
+        self.system = system
+        self.store = store
+        self.publisher = publisher
+        self.read = read  # read(flow_name, task_name, task_id): a task's stored result
+        self.tracer = tracer
+        self.retention = retention
+        self.safety_net = safety_net
+        self.lease = LEASE_SECONDS
+        self._held: OrderedDict[str, _Held] = OrderedDict()
+        self._metas: OrderedDict[str, FlowMeta] = OrderedDict()
+
+    # --- flows -----------------------------------------------------------------------------
+
+    def create(self, flow_id: str, state: FlowState, meta: FlowMeta) -> bool:
+        """Store a new flow instance; False when it exists (a replayed start)."""
+        snapshot = {"digest": self.system.digest, "state": state.to_json()}
+        return self.store.create(flow_id, meta, snapshot)
+
+    def meta(self, flow_id: str) -> FlowMeta | None:
+        """A flow's name, root and owner (they never change, so they are kept)."""
+        meta = self._metas.get(flow_id)
+        if meta is None:
+            meta = self.store.meta(flow_id)
+            if meta is None:
+                return None
+            self._metas[flow_id] = meta
+            if len(self._metas) > 4 * CACHE_FLOWS:
+                self._metas.popitem(last=False)
+        return meta
+
+    def state(self, flow_id: str) -> FlowState | None:
+        """A flow's state as the store has it now (for handles; no lease)."""
+        if self.meta(flow_id) is None:
+            return None
+        loaded = self.store.load(flow_id, -1, -1)
+        assert loaded.snapshot is not None
+        state = FlowState.from_json(loaded.snapshot["state"])
+        for delta in loaded.deltas:
+            state.apply_ops(delta["ops"])
+        return state
+
+    # --- a step ----------------------------------------------------------------------------
+
+    def step(self, flow_id: str, event: Event | None = None) -> str | None:
+        """Append `event` (if any) and, unless another worker is stepping the flow, apply every
+        pending event; return the flow's status, or None when another worker holds the lease
+        (it will apply the event).
+
+        Raises:
+            StoreError: the store is unreachable (the event may or may not be appended).
+            StorageError: a result could not be read: what was applied before is saved and
+                published; the rest stays pending for a later step (decisions.md, runtime 5).
+            NoSuchFlow: the store does not know the flow.
+        """
+        token = uuid.uuid4().hex
+        pending = event_json(event) if event is not None else None
+        status: str | None = None
+        while True:
+            entered = self.store.enter(flow_id, token, pending, self.lease)
+            pending = None
+            if entered is None:
+                return status
+            try:
+                status, published, error = self._under_lease(flow_id, token, entered)
+            except BaseException:
+                self._held.pop(flow_id, None)  # what this worker holds may not be saved
+                raise
+            left = self.store.leave(flow_id, token, published)
+            if error is not None:
+                raise error
+            if not left:
+                return status
+
+    def _under_lease(
+        self, flow_id: str, token: str, entered: Entered
+    ) -> tuple[str, list[str], StorageError | None]:
+        meta = self.meta(flow_id)
+        assert meta is not None  # enter() found the flow
+        published: list[str] = []
+        if entered.outbox:  # a step that died before publishing, or whose lease lapsed
+            for action in self.store.outbox(flow_id):
+                self.publish(meta, flow_id, action)
+                published.append(action["id"])
+        if not entered.events:
+            return entered.status, published, None
+        held = self._hold(flow_id, entered.seq)
+        state = held.state
+        state.recording = True
+        actions: list[dict[str, Any]] = []
+        traces: list[Trace] = []
+        recheck: list[float] = []
+        consumed, error = 0, None
+        for data in entered.events:
+            try:
+                out = self._apply(state, meta, _event(data), traces, recheck)
+            except StorageError as exc:
+                error = exc
+                break
+            actions.extend(out)
+            consumed += 1
+        if consumed:
+            self._commit(flow_id, token, held, entered, consumed, actions)
+        for trace in traces:
+            self.tracer(trace.event, trace.details)
+        for action in actions:
+            self.publish(meta, flow_id, action)
+            published.append(action["id"])
+        if recheck and state.status == RUNNING:
+            self.schedule_check(meta, flow_id, max(recheck[-1], self.safety_net))
+        return state.status, published, error
+
+    def _hold(self, flow_id: str, seq: int) -> _Held:
+        """The flow's state at step `seq`: the one this worker holds, brought up to date."""
+        held = self._held.pop(flow_id, None)
+        if held is None or held.seq != seq:
+            have = held.seq if held is not None else -1
+            snapshot_seq = held.snapshot_seq if held is not None else -1
+            loaded = self.store.load(flow_id, have, snapshot_seq)
+            if loaded.snapshot is not None or held is None:
+                assert loaded.snapshot is not None
+                state = FlowState.from_json(loaded.snapshot["state"])
+                held = _Held(
+                    loaded.snapshot_seq,
+                    state,
+                    loaded.snapshot_seq,
+                    loaded.snapshot_bytes,
+                    str(loaded.snapshot.get("digest", "")),
+                )
+            for delta in loaded.deltas:
+                if delta["seq"] > held.seq:
+                    held.state.apply_ops(delta["ops"])
+                    held.seq = delta["seq"]
+            if held.seq != seq:
+                raise StoreError(f"flow {flow_id}: the journal ends at step {held.seq}, not {seq}")
+        self._held[flow_id] = held
+        if len(self._held) > CACHE_FLOWS:
+            self._held.popitem(last=False)
+        return held
+
+    def _apply(
+        self,
+        state: FlowState,
+        meta: FlowMeta,
+        event: Event,
+        traces: list[Trace],
+        recheck: list[float],
+    ) -> list[dict[str, Any]]:
+        """One event through the core; its actions as JSON (a non-JSON one fails the flow)."""
+        _, actions = advance(self.system, state, event, self.read, self._report)
+        out: list[dict[str, Any]] = []
+        for action in actions:
+            if isinstance(action, Trace):
+                traces.append(action)
+            elif isinstance(action, Recheck):
+                recheck.append(action.after)
+            else:
+                out.append(encode(state, meta, action))
+        try:
+            json.dumps(out)
+        except (TypeError, ValueError) as exc:
+            # Messages are JSON: what cannot be sent fails the flow at once (a foreach item
+            # that is a set, say), as any other dispatcher failure does.
+            reason = f"dispatcher failure: a message is not JSON data ({exc})"
+            traces.append(Trace("DISPATCHER_FAILURE", {"flow_id": state.id, "reason": reason}))
+            for sent in out:  # the nodes this event started were never sent
+                if sent["id"] in state.active:
+                    state.deactivate(sent["id"])
+            state.put("status", FAILED)
+            return [encode(state, meta, FlowFailed(state.report(), reason))]
+        return out
+
+    def _report(self, node_id: str) -> Mapping[str, Any] | None:
+        """A finished sub-flow's report, by reference: from its own outcome in the store."""
+        outcome = self.store.outcome(node_id, 0)
+        return outcome.get("report") if outcome is not None else None
+
+    def _commit(
+        self,
+        flow_id: str,
+        token: str,
+        held: _Held,
+        entered: Entered,
+        consumed: int,
+        actions: list[dict[str, Any]],
+    ) -> None:
+        state = held.state
+        delta = {"seq": held.seq + 1, "ops": state.take_ops()}
+        size = entered.journal_bytes + len(json.dumps(delta))
+        snapshot = None
+        if size > max(held.snapshot_bytes, SNAPSHOT_MIN_BYTES):
+            snapshot = {"digest": held.digest, "state": state.to_json()}
+        commit = Commit(
+            seq=held.seq + 1,
+            consumed=consumed,
+            delta=delta,
+            snapshot=snapshot,
+            actions=actions,
+            status=state.status,
+            retried=state.retried,
+        )
+        try:
+            self.store.commit(flow_id, token, commit, self.lease)
+        except LeaseLost:
+            self._held.pop(flow_id, None)
+            raise
+        held.seq += 1
+        if snapshot is not None:
+            held.snapshot_seq = held.seq
+            held.snapshot_bytes = len(json.dumps(snapshot))
+
+    # --- publishing ------------------------------------------------------------------------
+
+    def publish(self, meta: FlowMeta, flow_id: str, action: Mapping[str, Any]) -> None:
+        """Send one action a step decided (under the flow's lease)."""
+        kind = action["kind"]
+        if kind == "task":
+            self.publisher.task(meta.flow, flow_id, action)
+        elif kind == "flow":
+            sub = FlowState(
+                flow=action["name"],
+                id=action["id"],
+                node_args=action["node_args"],
+                parent=action["parent"],
+                selective=action["selective"],
+            )
+            self.create(sub.id, sub, FlowMeta(action["name"], meta.root, (flow_id, sub.id)))
+            self.publisher.start(action["name"], sub.id)
+        elif kind == "timer":
+            self.publisher.timer(meta.flow, flow_id, action["after"])
+        elif kind == "end":
+            self.end(meta, flow_id, action)
+
+    def end(self, meta: FlowMeta, flow_id: str, action: Mapping[str, Any]) -> None:
+        """A flow ended: record its outcome; tell its parent, or retire a top-level flow."""
+        status = "success" if action["ok"] else "failed"
+        self.store.finish(
+            flow_id, {"status": status, "report": action["report"], "reason": action["reason"]}
+        )
+        if meta.owner is None:
+            self.store.retire(flow_id, self.retention)
+            return
+        parent_id, node_id = meta.owner
+        event: Event = NodeFinished(node_id) if action["ok"] else NodeFailed(node_id)
+        if self.store.complete(parent_id, node_id, event_json(event)):
+            self.step(parent_id)
+
+    def schedule_check(self, meta: FlowMeta, flow_id: str, after: float) -> None:
+        """Make sure one safety-net check of the flow is on its way."""
+        if self.store.claim_check(flow_id, after + 60):  # released when it runs
+            self.publisher.check(meta.flow, flow_id, after)
+
+    def check(self, flow_id: str) -> None:
+        """The safety net: step the flow (applying what a dead stepper left pending and
+        publishing what it left in the outbox), and look again later while it runs."""
+        self.store.release_check(flow_id)
+        meta = self.meta(flow_id)
+        if meta is None:
+            return
+        status = self.step(flow_id)
+        if status not in ENDED:
+            self.schedule_check(meta, flow_id, self.safety_net)
+
+
+def encode(state: FlowState, meta: FlowMeta, action: Any) -> dict[str, Any]:
+    """An action as JSON for the outbox, with an id that a replay keeps."""
+    if isinstance(action, StartTask):
+        return {
+            "id": action.node_id,
+            "kind": "task",
+            "name": action.name,
+            "node_args": action.node_args,
+            "parent": dict(action.parent),
+            "retried": state.retried,
+        }
+    if isinstance(action, StartFlow):
+        return {
+            "id": action.node_id,
+            "kind": "flow",
+            "name": action.name,
+            "node_args": action.node_args,
+            "parent": dict(action.parent) if action.parent is not None else None,
+            "selective": dict(action.selective) if action.selective is not None else None,
+        }
+    if isinstance(action, WakeUp):
+        return {"id": f"{state.id}:wake:{state.retried}", "kind": "timer", "after": action.after}
+    if isinstance(action, FlowFinished | FlowFailed):
+        return {
+            "id": f"{state.id}:end",
+            "kind": "end",
+            "ok": isinstance(action, FlowFinished),
+            "report": dict(action.report),
+            "reason": action.reason if isinstance(action, FlowFailed) else None,
+        }
+    raise TypeError(f"no message for {action!r}")
