@@ -20,9 +20,9 @@ from typing import Any
 from celery import Celery, Task
 
 from selinonc.runtime.celery import tasks
-from selinonc.runtime.celery.steps import Stepper, event_json
+from selinonc.runtime.celery.steps import Stepper
 from selinonc.runtime.celery.store import FlowMeta, FlowStore, StoreError, flow_of
-from selinonc.runtime.core.events import Event, NodeFailed, NodeFinished
+from selinonc.runtime.core.events import NodeFailed, NodeFinished
 from selinonc.runtime.core.state import FlowState
 from selinonc.runtime.errors import ConfigurationError, StorageError
 from selinonc.runtime.pool import StoragePool
@@ -135,11 +135,6 @@ class Driver:
         self.stepper.publisher.start(flow_name, flow_id)
         return flow_id
 
-    def complete(self, flow_id: str, node_id: str, event: Event | None) -> None:
-        """Record a node's outcome (once) and step its flow."""
-        if self.store.complete(flow_id, node_id, event_json(event) if event else None) and event:
-            self.stepper.step(flow_id)
-
     def record(
         self, flow_name: str, flow_id: str, node_id: str, event: NodeFinished | NodeFailed | None
     ) -> None:
@@ -147,7 +142,7 @@ class Driver:
         dispatcher, which retries until it is recorded (the task itself is not run again)."""
         for attempt in range(3):
             try:
-                self.complete(flow_id, node_id, event)
+                self.stepper.complete(flow_id, node_id, event)
                 return
             except (StoreError, StorageError) as exc:
                 _log.warning("recording %s of flow %s failed (%s)", node_id, flow_id, exc)

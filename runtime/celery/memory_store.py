@@ -179,15 +179,24 @@ class MemoryStore:
 
     # --- nodes -------------------------------------------------------------------------------
 
-    def claim(self, flow_id: str, node_id: str, token: str, retried: int, lease: float) -> Claim:
+    def claim(
+        self,
+        flow_id: str,
+        node_id: str,
+        token: str,
+        retried: int,
+        lease: float,
+        *,
+        nowait: bool = False,
+    ) -> Claim:
         with self._lock:
             self._op("claim")
             flow = self.flows.get(flow_id)
             if flow is None:
                 return Claim("unknown")
-            if flow.status != "running":
+            if not nowait and flow.status != "running":
                 return Claim("ended")
-            if flow.retried != retried:
+            if not nowait and flow.retried != retried:
                 return Claim("abandoned")
             held = flow.nodes.get(node_id)
             if held == "done":

@@ -122,8 +122,8 @@ _CLAIM = (
     + """
 local st = redis.call('HMGET', KEYS[1], '_status', '_retried', ARGV[1])
 if not st[1] then return {'unknown', 0} end
-if st[1] ~= 'running' then return {'ended', 0} end
-if st[2] ~= ARGV[3] then return {'abandoned', 0} end
+if ARGV[5] ~= '1' and st[1] ~= 'running' then return {'ended', 0} end
+if ARGV[5] ~= '1' and st[2] ~= ARGV[3] then return {'abandoned', 0} end
 local v = st[3]
 if v == 'done' then return {'done', 0} end
 if v then
@@ -267,9 +267,18 @@ class RedisStore:
 
     # --- nodes ---------------------------------------------------------------------------------
 
-    def claim(self, flow_id: str, node_id: str, token: str, retried: int, lease: float) -> Claim:
+    def claim(
+        self,
+        flow_id: str,
+        node_id: str,
+        token: str,
+        retried: int,
+        lease: float,
+        *,
+        nowait: bool = False,
+    ) -> Claim:
         keys = [self.key(flow_id, "nodes")]
-        args: list[str | int] = [node_id, token, str(retried), _ms(lease)]
+        args: list[str | int] = [node_id, token, str(retried), _ms(lease), "1" if nowait else ""]
         verdict, wait = self._call(lambda: self._claim(keys=keys, args=args))
         return Claim(_text(verdict), wait / 1000)
 

@@ -12,6 +12,7 @@ in-memory store with faults injected at every point.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import uuid
 from collections import OrderedDict
@@ -183,8 +184,13 @@ class Stepper:
                 return status
             try:
                 status, published, error = self._under_lease(flow_id, token, entered)
-            except BaseException:
+            except Exception:
                 self._held.pop(flow_id, None)  # what this worker holds may not be saved
+                with contextlib.suppress(Exception):  # let the next stepper in at once
+                    self.store.leave(flow_id, token, ())
+                raise
+            except BaseException:  # the process is going down: its lease lapses
+                self._held.pop(flow_id, None)
                 raise
             left = self.store.leave(flow_id, token, published)
             if error is not None:
@@ -361,9 +367,15 @@ class Stepper:
             self.store.retire(flow_id, self.retention)
             return
         parent_id, node_id = meta.owner
-        event: Event = NodeFinished(node_id) if action["ok"] else NodeFailed(node_id)
-        if self.store.complete(parent_id, node_id, event_json(event)):
-            self.step(parent_id)
+        self.complete(
+            parent_id, node_id, NodeFinished(node_id) if action["ok"] else NodeFailed(node_id)
+        )
+
+    def complete(self, flow_id: str, node_id: str, event: Event | None) -> None:
+        """Record a node's outcome (once; None for a nowait node) and step its flow."""
+        data = event_json(event) if event is not None else None
+        if self.store.complete(flow_id, node_id, data) and event is not None:
+            self.step(flow_id)
 
     def schedule_check(self, meta: FlowMeta, flow_id: str, after: float) -> None:
         """Make sure one safety-net check of the flow is on its way."""

@@ -136,9 +136,18 @@ class FlowStore(Protocol):
         """Delete published actions from the outbox, release the lease; return how many events
         are pending (a step must follow when there are)."""
 
-    def claim(self, flow_id: str, node_id: str, token: str, retried: int, lease: float) -> Claim:
+    def claim(
+        self,
+        flow_id: str,
+        node_id: str,
+        token: str,
+        retried: int,
+        lease: float,
+        *,
+        nowait: bool = False,
+    ) -> Claim:
         """Claim node `node_id` of attempt `retried` for `lease` seconds (re-entrant for
-        `token`)."""
+        `token`). A `nowait` node runs whatever its flow has become since it started it."""
 
     def extend(self, flow_id: str, node_id: str, token: str, lease: float) -> bool:
         """Renew `token`'s claim for `lease` seconds from now; False when it is not held."""

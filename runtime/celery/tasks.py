@@ -110,7 +110,7 @@ def dispatch(driver: Driver, task: Task, flow_id: str, event: str) -> Any:
         elif event.startswith("node-"):  # a task's outcome its worker could not record
             kind, _, node_id = event[len("node-") :].partition(":")
             outcome = NodeFinished(node_id) if kind == "finished" else NodeFailed(node_id)
-            driver.complete(flow_id, node_id, outcome)
+            stepper.complete(flow_id, node_id, outcome)
         else:
             stepper.step(flow_id, Start() if event == "start" else Timer())
     except NoSuchFlow as exc:
@@ -147,9 +147,10 @@ def run_node(driver: Driver, task: Task, job: dict[str, Any]) -> Any:
     """The task wrapper: claim the node, run the task, record its outcome."""
     flow_id, node_id = job["flow_id"], job["node_id"]
     token = job.get("claim") or uuid.uuid4().hex
+    nowait = job["name"] in driver.system.flow(job["flow_name"]).nowait
     try:
         claim = driver.store.claim(
-            flow_id, node_id, token, int(job.get("retried", 0)), CLAIM_SECONDS
+            flow_id, node_id, token, int(job.get("retried", 0)), CLAIM_SECONDS, nowait=nowait
         )
     except StoreError as exc:  # the task has not run yet: running it later is safe
         raise task.retry(countdown=1, exc=exc, max_retries=None) from exc
@@ -177,9 +178,8 @@ def run_node(driver: Driver, task: Task, job: dict[str, Any]) -> Any:
             countdown=outcome.countdown,
             max_retries=None,
         )
-    nowait = driver.system.flow(job["flow_name"]).nowait
     event = NodeFinished(node_id) if outcome.kind == "finished" else NodeFailed(node_id)
-    driver.record(job["flow_name"], flow_id, node_id, None if job["name"] in nowait else event)
+    driver.record(job["flow_name"], flow_id, node_id, None if nowait else event)
     if outcome.kind == "failed" and outcome.exception is not None:
         error = outcome.exception
         # The user's exception marks the Celery task failed; one that is not an Exception
