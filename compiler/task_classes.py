@@ -15,7 +15,8 @@ import sys
 from dataclasses import dataclass, replace
 from types import ModuleType
 
-from selinonc.compiler.signatures import exception_text, import_guarded
+from selinonc.compiler.signatures import exception_text
+from selinonc.compiler.signatures import import_guarded as import_guarded  # tests patch it
 from selinonc.runtime.task import task_class_problem
 
 

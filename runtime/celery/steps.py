@@ -45,8 +45,8 @@ from selinonc.runtime.core.events import (
 )
 from selinonc.runtime.core.state import FAILED, RUNNING, FlowState
 from selinonc.runtime.errors import StorageError
+from selinonc.runtime.runner import TraceHook
 from selinonc.runtime.tables import System
-from selinonc.runtime.trace import Tracer
 
 LEASE_SECONDS = 30.0  # a step's lease: renewed at commit; a dead holder's lapses after this
 CACHE_FLOWS = 512  # states a worker process keeps between its steps
@@ -115,7 +115,7 @@ class Stepper:
         store: FlowStore,
         publisher: Publisher,
         read: Any,
-        tracer: Tracer,
+        tracer: TraceHook,
         *,
         retention: float,
         safety_net: float = 2.0,
