@@ -18,7 +18,6 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import Any
 
 from selinonc.runtime import placeholders
@@ -46,6 +45,7 @@ from selinonc.runtime.errors import (
     UnknownFlowError,
     UnknownTaskError,
 )
+from selinonc.runtime.policies import EMBEDDED_RETRIES, Throttle
 from selinonc.runtime.pool import StoragePool
 from selinonc.runtime.report import NodeRecord, RunInterrupted, RunReport
 from selinonc.runtime.runner import Outcome, TaskRun, run_task
@@ -68,7 +68,7 @@ __all__ = [
 ]
 
 # A storage error in a dispatcher step retries the step; after this many, the flow fails.
-MAX_DISPATCHER_RETRIES = 10
+MAX_DISPATCHER_RETRIES = EMBEDDED_RETRIES.limit
 # Seconds between two calls of the heartbeat while the executor waits in real time.
 HEARTBEAT = 0.1
 # How many task names an unknown-task error lists before it counts the rest.
@@ -148,7 +148,7 @@ class Executor:
         self._seq = itertools.count()
         self._clock = 0.0
         self._start = time.monotonic()
-        self._throttled: dict[str, float] = {}  # node name -> when it may start next
+        self._throttle = Throttle(system, self.now)
         self._result: tuple[str, Mapping[str, Any], str | None] | None = None
         self._started = 0  # nodes started, for max_nodes
         self._stopped: tuple[str, str] | None = None  # (status, reason) of a run cut short
@@ -413,11 +413,13 @@ class Executor:
             self.tracer(
                 "STORAGE_ISSUE", {"flow_name": state.flow, "flow_id": state.id, "what": str(exc)}
             )
-            if job.attempt + 1 >= MAX_DISPATCHER_RETRIES:
+            if EMBEDDED_RETRIES.gives_up(job.attempt):
                 state.status = FAILED  # for good: later events of its nodes are ignored
                 actions = [FlowFailed(state.report(), f"storage error: {exc}")]
             else:
-                countdown = self.system.flow(state.flow).retry_countdown or 1
+                countdown = self.system.flow(state.flow).retry_countdown or (
+                    EMBEDDED_RETRIES.countdown
+                )
                 self.tracer("DISPATCHER_RETRY", {"flow_name": state.flow, "flow_id": state.id})
                 self._push(countdown, _FlowEvent(job.flow_id, job.event, job.attempt + 1))
                 return
@@ -455,7 +457,7 @@ class Executor:
         )
         self.nodes[action.node_id] = record
         self._changed(record)
-        delay = self._throttle(action.name, kind)
+        delay = self._throttle.delay(action.name)
         if isinstance(action, StartFlow):
             sub = FlowState(
                 flow=action.name,
@@ -481,21 +483,6 @@ class Executor:
                 copy.deepcopy(dict(action.parent)),
             )
             self._push(delay, job)
-
-    def _throttle(self, name: str, kind: str) -> float:
-        """Throttling (per process, as the predecessor's): the first start is immediate, each
-        later one waits until `throttling` has passed since the previous one."""
-        interval: timedelta | None
-        if kind == "flow":
-            interval = self.system.flow(name).throttling
-        else:
-            interval = self.system.task(name).throttling
-        if interval is None:
-            return 0.0
-        now = self.now()
-        at = max(now, self._throttled.get(name, now))
-        self._throttled[name] = at + interval.total_seconds()
-        return at - now
 
     def _flow_ended(self, state: FlowState, action: FlowFinished | FlowFailed) -> None:
         ok = isinstance(action, FlowFinished)

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
 from selinonc.runtime.errors import StorageError
 from selinonc.runtime.tables import System
+
+_KEEP_FLOWS = 10_000  # task ids whose flow a pool remembers (older ones: from the node id)
 
 
 class StoragePool:
@@ -26,7 +29,9 @@ class StoragePool:
         self._instances: dict[str, Any] = {}
         self._lock = threading.Lock()
         self._caches: dict[str, Any] = {}
-        self._flows: dict[str, str] = {}  # task id -> the flow it ran in (for parents' reads)
+        # task id -> the flow it ran in (for parents' reads), the most recent ones only: a
+        # long-lived worker stores millions of results
+        self._flows: OrderedDict[str, str] = OrderedDict()
 
     def connected(self, storage_name: str) -> Any:
         """The storage's instance, created and connected the first time it is asked for."""
@@ -122,6 +127,8 @@ class StoragePool:
                 f"{type(exc).__name__}: {exc}"
             ) from exc
         self._flows[task_id] = flow_name
+        if len(self._flows) > _KEEP_FLOWS:
+            self._flows.popitem(last=False)
         return location
 
     def store_error(

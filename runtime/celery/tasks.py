@@ -15,7 +15,6 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator, Mapping
-from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from celery import Task
@@ -23,6 +22,7 @@ from celery import Task
 from selinonc.runtime.celery.store import NoSuchFlow, StoreError
 from selinonc.runtime.core.events import NodeFailed, NodeFinished, Start, Timer
 from selinonc.runtime.errors import StorageError
+from selinonc.runtime.policies import CELERY_RETRIES, Throttle
 from selinonc.runtime.runner import TaskRun, run_task
 
 if TYPE_CHECKING:
@@ -50,8 +50,7 @@ class CeleryPublisher:
 
     def __init__(self, driver: Driver) -> None:
         self.driver = driver
-        self._throttled: dict[str, float] = {}
-        self._lock = threading.Lock()
+        self._throttle = Throttle(driver.system, time.monotonic)
 
     def task(self, flow_name: str, flow_id: str, action: Mapping[str, Any]) -> None:
         task = self.driver.system.task(action["name"])
@@ -68,13 +67,12 @@ class CeleryPublisher:
             },
             task_id=action["id"],
             queue=task.queue,
-            countdown=self._throttle(action["name"], task.throttling),
+            countdown=self._throttle.delay(action["name"]) or None,
             serializer="json",
         )
 
     def start(self, flow_name: str, flow_id: str) -> None:
-        flow = self.driver.system.flow(flow_name)
-        self._dispatch(flow_name, flow_id, "start", self._throttle(flow_name, flow.throttling))
+        self._dispatch(flow_name, flow_id, "start", self._throttle.delay(flow_name))
 
     def timer(self, flow_name: str, flow_id: str, after: float) -> None:
         self._dispatch(flow_name, flow_id, "timer", after)
@@ -89,16 +87,6 @@ class CeleryPublisher:
             countdown=after or None,
             serializer="json",
         )
-
-    def _throttle(self, name: str, interval: timedelta | None) -> float | None:
-        """Later starts wait for the interval to pass since the previous one."""
-        if interval is None:
-            return None
-        with self._lock:
-            now = time.monotonic()
-            at = max(now, self._throttled.get(name, now))
-            self._throttled[name] = at + interval.total_seconds()
-        return (at - now) or None
 
 
 def dispatch(driver: Driver, task: Task, flow_id: str, event: str) -> Any:
@@ -120,7 +108,7 @@ def dispatch(driver: Driver, task: Task, flow_id: str, event: str) -> Any:
     except (StoreError, StorageError) as exc:
         # decisions.md, runtime 5: what a step could not apply stays pending; try again.
         driver.tracer("DISPATCHER_RETRY", {"flow_id": flow_id, "what": str(exc)})
-        raise task.retry(countdown=1, exc=exc) from exc
+        raise task.retry(countdown=CELERY_RETRIES.countdown, exc=exc) from exc
     return {"selinonc": "dispatched", "flow_id": flow_id}
 
 
