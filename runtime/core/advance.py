@@ -1,8 +1,10 @@
-"""The scheduling core: `advance(system, state, event, read) -> (state, actions)`.
+"""The scheduling core: `advance(system, state, event, read, reports) -> (state, actions)`.
 
 It holds the dispatcher semantics of the predecessor (selinon-reference.md §4, with the changes
 of decisions.md) and does no I/O: drivers run the actions it returns and feed it events. Task
-results are read through `read(flow, task, id)` only when a condition or foreach asks for them.
+results are read through `read(flow, task, id)` only when a condition or foreach asks for them,
+and finished sub-flows' reports through `reports(node_id)` only when a propagate_* option
+passes their nodes on.
 
 A step costs what its event touches: the edges of the node that finished (and the combinations
 of finished instances that complete them), not the size of the flow.
