@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml | $(BIN)/python
 # process (no broker, so its `{DEPLOYMENT_PREFIX}` queue needs no variable), for a release that
 # gets three reproducibility rebuilds.
 demo: $(STAMP)
-	$(SELINONC) check $(DEMO)
+	cd $(DEMO) && ../../$(SELINONC) check .
 	cd $(DEMO) && ../../$(SELINONC) run . --flow analyse_package \
 		--node-args '{"ecosystem": "pypi", "name": "tinyjson", "version": "1.2.0", "rebuilds": 3}'
 
