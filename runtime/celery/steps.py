@@ -49,7 +49,10 @@ from selinonc.runtime.runner import TraceHook
 from selinonc.runtime.tables import System
 
 LEASE_SECONDS = 30.0  # a step's lease: renewed at commit; a dead holder's lapses after this
-CACHE_FLOWS = 512  # states a worker process keeps between its steps
+# States a worker process keeps between its steps: at most this many, and about this many bytes
+# of them (by the size of their last snapshot), the most recently stepped first.
+CACHE_FLOWS = 512
+CACHE_BYTES = 64 * 1024 * 1024
 # A snapshot is written when the journal since the last one is larger than the snapshot (so
 # snapshots cost O(1) per change, amortised) and than this many bytes.
 SNAPSHOT_MIN_BYTES = 16_384
@@ -129,6 +132,7 @@ class Stepper:
         self.safety_net = safety_net
         self.lease = LEASE_SECONDS
         self._held: OrderedDict[str, _Held] = OrderedDict()
+        self._held_bytes = 0
         self._metas: OrderedDict[str, FlowMeta] = OrderedDict()
 
     # --- flows -----------------------------------------------------------------------------
@@ -161,6 +165,13 @@ class Stepper:
             state.apply_ops(delta["ops"])
         return state
 
+    def _forget(self, flow_id: str) -> _Held | None:
+        """Stop holding a flow's state (it may not be what the store has); return it."""
+        held = self._held.pop(flow_id, None)
+        if held is not None:
+            self._held_bytes -= held.snapshot_bytes
+        return held
+
     # --- a step ----------------------------------------------------------------------------
 
     def step(self, flow_id: str, event: Event | None = None) -> str | None:
@@ -185,12 +196,12 @@ class Stepper:
             try:
                 status, published, error = self._under_lease(flow_id, token, entered)
             except Exception:
-                self._held.pop(flow_id, None)  # what this worker holds may not be saved
+                self._forget(flow_id)  # what this worker holds may not be saved
                 with contextlib.suppress(Exception):  # let the next stepper in at once
                     self.store.leave(flow_id, token, ())
                 raise
             except BaseException:  # the process is going down: its lease lapses
-                self._held.pop(flow_id, None)
+                self._forget(flow_id)
                 raise
             left = self.store.leave(flow_id, token, published)
             if error is not None:
@@ -238,7 +249,7 @@ class Stepper:
 
     def _hold(self, flow_id: str, seq: int) -> _Held:
         """The flow's state at step `seq`: the one this worker holds, brought up to date."""
-        held = self._held.pop(flow_id, None)
+        held = self._forget(flow_id)
         if held is None or held.seq != seq:
             have = held.seq if held is not None else -1
             snapshot_seq = held.snapshot_seq if held is not None else -1
@@ -260,8 +271,12 @@ class Stepper:
             if held.seq != seq:
                 raise StoreError(f"flow {flow_id}: the journal ends at step {held.seq}, not {seq}")
         self._held[flow_id] = held
-        if len(self._held) > CACHE_FLOWS:
-            self._held.popitem(last=False)
+        self._held_bytes += held.snapshot_bytes
+        while len(self._held) > 1 and (
+            len(self._held) > CACHE_FLOWS or self._held_bytes > CACHE_BYTES
+        ):
+            _, old = self._held.popitem(last=False)
+            self._held_bytes -= old.snapshot_bytes
         return held
 
     def _apply(
@@ -328,12 +343,13 @@ class Stepper:
         try:
             self.store.commit(flow_id, token, commit, self.lease)
         except LeaseLost:
-            self._held.pop(flow_id, None)
+            self._forget(flow_id)
             raise
         held.seq += 1
         if snapshot is not None:
-            held.snapshot_seq = held.seq
-            held.snapshot_bytes = len(json.dumps(snapshot))
+            size = len(json.dumps(snapshot))
+            self._held_bytes += size - held.snapshot_bytes
+            held.snapshot_seq, held.snapshot_bytes = held.seq, size
 
     # --- publishing ------------------------------------------------------------------------
 
