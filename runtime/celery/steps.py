@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import contextlib
 import json
+import threading
+import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -122,6 +124,7 @@ class Stepper:
         *,
         retention: float,
         safety_net: float = 2.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.system = system
         self.store = store
@@ -131,8 +134,10 @@ class Stepper:
         self.retention = retention
         self.safety_net = safety_net
         self.lease = LEASE_SECONDS
+        self.clock = clock  # measures a step against its lease
         self._held: OrderedDict[str, _Held] = OrderedDict()
         self._held_bytes = 0
+        self._lock = threading.Lock()  # thread pools step several flows in one process
         self._metas: OrderedDict[str, FlowMeta] = OrderedDict()
 
     # --- flows -----------------------------------------------------------------------------
@@ -167,9 +172,10 @@ class Stepper:
 
     def _forget(self, flow_id: str) -> _Held | None:
         """Stop holding a flow's state (it may not be what the store has); return it."""
-        held = self._held.pop(flow_id, None)
-        if held is not None:
-            self._held_bytes -= held.snapshot_bytes
+        with self._lock:
+            held = self._held.pop(flow_id, None)
+            if held is not None:
+                self._held_bytes -= held.snapshot_bytes
         return held
 
     # --- a step ----------------------------------------------------------------------------
@@ -193,12 +199,13 @@ class Stepper:
             pending = None
             if entered is None:
                 return status
+            published: list[str] = []
             try:
-                status, published, error = self._under_lease(flow_id, token, entered)
+                status, error = self._under_lease(flow_id, token, entered, published)
             except Exception:
                 self._forget(flow_id)  # what this worker holds may not be saved
                 with contextlib.suppress(Exception):  # let the next stepper in at once
-                    self.store.leave(flow_id, token, ())
+                    self.store.leave(flow_id, token, published)
                 raise
             except BaseException:  # the process is going down: its lease lapses
                 self._forget(flow_id)
@@ -210,17 +217,18 @@ class Stepper:
                 return status
 
     def _under_lease(
-        self, flow_id: str, token: str, entered: Entered
-    ) -> tuple[str, list[str], StorageError | None]:
+        self, flow_id: str, token: str, entered: Entered, published: list[str]
+    ) -> tuple[str, StorageError | None]:
+        """Publish what a dead step left, apply the pending events, commit, publish; the ids of
+        what went out are added to `published` as they go."""
         meta = self.meta(flow_id)
         assert meta is not None  # enter() found the flow
-        published: list[str] = []
         if entered.outbox:  # a step that died before publishing, or whose lease lapsed
             for action in self.store.outbox(flow_id):
                 self.publish(meta, flow_id, action)
                 published.append(action["id"])
         if not entered.events:
-            return entered.status, published, None
+            return entered.status, None
         held = self._hold(flow_id, entered.seq)
         state = held.state
         state.recording = True
@@ -228,7 +236,11 @@ class Stepper:
         traces: list[Trace] = []
         recheck: list[float] = []
         consumed, error = 0, None
+        # The lease is renewed at commit: a batch slower than a third of it commits what it has.
+        deadline = self.clock() + self.lease / 3
         for data in entered.events:
+            if consumed and self.clock() > deadline:
+                break
             try:
                 out = self._apply(state, meta, _event(data), traces, recheck)
             except StorageError as exc:
@@ -238,6 +250,7 @@ class Stepper:
             consumed += 1
         if consumed:
             self._commit(flow_id, token, held, entered, consumed, actions)
+        self._keep(flow_id, held)  # saved: this worker may use it for its next step
         for trace in traces:
             self.tracer(trace.event, trace.details)
         for action in actions:
@@ -245,10 +258,12 @@ class Stepper:
             published.append(action["id"])
         if recheck and state.status == RUNNING:
             self.schedule_check(meta, flow_id, max(recheck[-1], self.safety_net))
-        return state.status, published, error
+        return state.status, error
 
     def _hold(self, flow_id: str, seq: int) -> _Held:
-        """The flow's state at step `seq`: the one this worker holds, brought up to date."""
+        """The flow's state at step `seq`: the one this worker holds, brought up to date. It is
+        this step's alone until `_keep` gives it back (another thread may step the flow once
+        this step's lease lapses)."""
         held = self._forget(flow_id)
         if held is None or held.seq != seq:
             have = held.seq if held is not None else -1
@@ -270,14 +285,21 @@ class Stepper:
                     held.seq = delta["seq"]
             if held.seq != seq:
                 raise StoreError(f"flow {flow_id}: the journal ends at step {held.seq}, not {seq}")
-        self._held[flow_id] = held
-        self._held_bytes += held.snapshot_bytes
-        while len(self._held) > 1 and (
-            len(self._held) > CACHE_FLOWS or self._held_bytes > CACHE_BYTES
-        ):
-            _, old = self._held.popitem(last=False)
-            self._held_bytes -= old.snapshot_bytes
         return held
+
+    def _keep(self, flow_id: str, held: _Held) -> None:
+        """Hold a state that matches the store, for this worker's next step of the flow."""
+        with self._lock:
+            old = self._held.pop(flow_id, None)
+            if old is not None:
+                self._held_bytes -= old.snapshot_bytes
+            self._held[flow_id] = held
+            self._held_bytes += held.snapshot_bytes
+            while len(self._held) > 1 and (
+                len(self._held) > CACHE_FLOWS or self._held_bytes > CACHE_BYTES
+            ):
+                _, evicted = self._held.popitem(last=False)
+                self._held_bytes -= evicted.snapshot_bytes
 
     def _apply(
         self,
@@ -288,7 +310,7 @@ class Stepper:
         recheck: list[float],
     ) -> list[dict[str, Any]]:
         """One event through the core; its actions as JSON (a non-JSON one fails the flow)."""
-        _, actions = advance(self.system, state, event, self.read, self._report)
+        _, actions = advance(self.system, state, event, self._read, self._report)
         out: list[dict[str, Any]] = []
         for action in actions:
             if isinstance(action, Trace):
@@ -311,9 +333,20 @@ class Stepper:
             return [encode(state, meta, FlowFailed(state.report(), reason))]
         return out
 
+    def _read(self, flow_name: str, task_name: str, task_id: str) -> Any:
+        """A task's result; the store being unreachable (to locate its flow) is a storage error
+        to the core: the step is retried, the flow does not fail."""
+        try:
+            return self.read(flow_name, task_name, task_id)
+        except StoreError as exc:
+            raise StorageError(str(exc)) from exc
+
     def _report(self, node_id: str) -> Mapping[str, Any] | None:
         """A finished sub-flow's report, by reference: from its own outcome in the store."""
-        outcome = self.store.outcome(node_id, 0)
+        try:
+            outcome = self.store.outcome(node_id, 0)
+        except StoreError as exc:
+            raise StorageError(str(exc)) from exc
         return outcome.get("report") if outcome is not None else None
 
     def _commit(

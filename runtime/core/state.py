@@ -16,6 +16,7 @@ reports are not copied in: the core asks the driver for them when a propagate_* 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -133,7 +134,14 @@ class FlowState:
         self.ops = []
 
     def put(self, name: str, value: Any) -> None:
-        """Set a scalar field (status, node_args, retried, previous_retry, counter)."""
+        """Set a scalar field (status, node_args, retried, previous_retry, counter).
+
+        While recording, the value is kept as JSON gives it back (a tuple becomes a list, an
+        integer key a string), so a state replayed from the journal equals this one; a value
+        JSON cannot hold raises TypeError or ValueError (the core fails the flow for it).
+        """
+        if self.recording:
+            value = json.loads(json.dumps(value))
         old = getattr(self, name)
         setattr(self, name, value)
         self._record(lambda: setattr(self, name, old), ["put", name, value])

@@ -100,7 +100,15 @@ class Lab:
         return self.memory.now
 
     def worker(self) -> Stepper:
-        return Stepper(self.system, self.store, self.fifo, self.read, _no_trace, retention=3600)
+        return Stepper(
+            self.system,
+            self.store,
+            self.fifo,
+            self.read,
+            _no_trace,
+            retention=3600,
+            clock=self.clock,
+        )
 
     def start(self, flow_name: str, node_args: Any = None) -> str:
         flow_id = uuid.uuid4().hex
@@ -172,11 +180,6 @@ PROPAGATING = system(
 )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="advance() turns any exception but StorageError into a dispatcher failure, and "
-    "Stepper._report (store.outcome) raises StoreError: a Redis blip fails the flow for good",
-)
 def test_a_store_blip_while_reading_a_sub_flow_report_does_not_fail_the_flow() -> None:
     lab = Lab(PROPAGATING)
     flow_id = lab.start("top")
@@ -385,12 +388,6 @@ def _slow_system() -> System:
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a step applies up to BATCH (1000) events under a 30 s lease that is renewed only at "
-    "commit: when reading results for conditions makes the batch take longer than the lease, "
-    "every stepper loses it at commit and starts over with the same batch (a livelock)",
-)
 def test_a_batch_slower_than_the_lease_still_makes_progress() -> None:
     holder: list[Lab] = []
 
@@ -434,12 +431,6 @@ def _from_first(result: Any, condition: Callable[[Any, Any], Any] | None = None)
     return Lab(sys, lambda flow, task, node_id: copy.deepcopy(result))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="node_args_from_first puts a task result into the state; _apply checks that the "
-    "actions are JSON but the redo log is not checked: json.dumps(delta) raises TypeError in "
-    "_commit on every step, nothing catches it, and the flow never ends (nor its safety net)",
-)
 def test_a_first_result_that_is_not_json_fails_the_flow_instead_of_wedging_it() -> None:
     lab = _from_first({1, 2})  # a set (or a datetime, a Decimal) from a storage
     flow_id = lab.start("nf")
@@ -453,12 +444,6 @@ def test_a_first_result_that_is_not_json_fails_the_flow_instead_of_wedging_it() 
     assert lab.store.outcome(flow_id, 0) is not None, "the flow is wedged"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the stepper keeps the Python value it put into the state while the journal keeps "
-    "its JSON ({1: 'x'} becomes {'1': 'x'}, a tuple a list): the worker holding the state and "
-    "a worker loading it decide differently on the same events",
-)
 def test_a_worker_that_holds_the_state_decides_as_one_that_loads_it() -> None:
     def one_in_args(results: Any, args: Any) -> bool:
         return 1 in args
@@ -573,11 +558,6 @@ class _Flaky(Fifo):
         super().task(flow_name, flow_id, action)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Stepper.step's `except Exception` calls leave(flow_id, token, ()): the actions "
-    "already published stay in the outbox and the next stepper sends them all again",
-)
 def test_a_step_that_fails_mid_publish_does_not_send_its_first_actions_again() -> None:
     lab = Lab(test_journal.SYSTEM)
     flaky = _Flaky(fail_at=4)
@@ -599,13 +579,6 @@ def test_a_step_that_fails_mid_publish_does_not_send_its_first_actions_again() -
 # --- 12. two steps of one flow in one worker process share its held state -------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="_hold() puts the state back in the worker's cache before the step has committed: "
-    "in a threaded (or gevent) worker, a second step of the flow after the first one's lease "
-    "lapsed takes the very same FlowState object, half-changed, and commits the first step's "
-    "partial changes (and its undo journal and ops list) as its own",
-)
 def test_a_second_step_in_the_same_process_does_not_share_a_half_applied_state() -> None:
     holder: list[Lab] = []
     reads: list[str] = []
