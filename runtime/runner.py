@@ -124,7 +124,10 @@ def run_task(
             trace("TASK_RETRY", {**where, "what": repr(exc), "countdown": task.retry_countdown})
             return Outcome("retry", countdown=task.retry_countdown, error=text, exception=exc)
         trace("TASK_FAILURE", {**where, "what": repr(exc), "retried_count": job.attempt})
-        exceptions[job.node_id] = exc
+        try:  # for fallbacks' parent_task_exception(); losing it must not lose the failure
+            exceptions[job.node_id] = exc
+        except Exception as lost:
+            trace("STORAGE_ISSUE", {**where, "what": f"the exception was not kept: {lost}"})
         _store_error(pool, task.stores_results, job, exc, trace, where)
         return Outcome("failed", error=text, exception=exc)
     trace("TASK_END", {**where, "storage_name": task.storage})

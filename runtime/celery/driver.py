@@ -6,6 +6,7 @@ Celery tasks and messages (tasks.py), the storage pool and the tracer both drive
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import logging
 import sys
@@ -136,10 +137,16 @@ class Driver:
         return flow_id
 
     def record(
-        self, flow_name: str, flow_id: str, node_id: str, event: NodeFinished | NodeFailed | None
+        self,
+        flow_name: str,
+        flow_id: str,
+        node_id: str,
+        event: NodeFinished | NodeFailed | None,
+        token: str = "",
     ) -> None:
         """Record a task's outcome; when the store or a storage is down, hand it to the
-        dispatcher, which retries until it is recorded (the task itself is not run again)."""
+        dispatcher, which retries until it is recorded (the task itself is not run again:
+        its claim, `token`'s, is held meanwhile)."""
         for attempt in range(3):
             try:
                 self.stepper.complete(flow_id, node_id, event)
@@ -149,6 +156,9 @@ class Driver:
                 time.sleep(0.1 * (attempt + 1))
         if event is None:
             return  # a nowait node: nothing waits for its outcome
+        if token:
+            with contextlib.suppress(StoreError):
+                self.store.extend(flow_id, node_id, token, tasks.HANDOFF_SECONDS)
         kind = "finished" if isinstance(event, NodeFinished) else "failed"
         self.dispatcher.apply_async(
             kwargs={"flow_id": flow_id, "event": f"node-{kind}:{node_id}"},

@@ -188,6 +188,7 @@ class MemoryStore:
         lease: float,
         *,
         nowait: bool = False,
+        previous: str | None = None,
     ) -> Claim:
         with self._lock:
             self._op("claim")
@@ -202,7 +203,7 @@ class MemoryStore:
             if held == "done":
                 return Claim("done")
             now = self.now()
-            if held is not None and held[0] != token and held[1] > now:
+            if held is not None and held[0] not in (token, previous) and held[1] > now:
                 return Claim("held", held[1] - now)
             flow.nodes[node_id] = (token, now + lease)
             return Claim("ok")

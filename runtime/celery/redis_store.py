@@ -130,7 +130,9 @@ if v then
   local sep = string.find(v, ':', 1, true)
   local holder = string.sub(v, 1, sep - 1)
   local expiry = tonumber(string.sub(v, sep + 1))
-  if holder ~= ARGV[2] and expiry > now then return {'held', expiry - now} end
+  if holder ~= ARGV[2] and holder ~= ARGV[6] and expiry > now then
+    return {'held', expiry - now}
+  end
 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. ':' .. (now + tonumber(ARGV[4])))
 return {'ok', 0}
@@ -276,9 +278,17 @@ class RedisStore:
         lease: float,
         *,
         nowait: bool = False,
+        previous: str | None = None,
     ) -> Claim:
         keys = [self.key(flow_id, "nodes")]
-        args: list[str | int] = [node_id, token, str(retried), _ms(lease), "1" if nowait else ""]
+        args: list[str | int] = [
+            node_id,
+            token,
+            str(retried),
+            _ms(lease),
+            "1" if nowait else "",
+            previous or "-",
+        ]
         verdict, wait = self._call(lambda: self._claim(keys=keys, args=args))
         return Claim(_text(verdict), wait / 1000)
 

@@ -145,9 +145,11 @@ class FlowStore(Protocol):
         lease: float,
         *,
         nowait: bool = False,
+        previous: str | None = None,
     ) -> Claim:
-        """Claim node `node_id` of attempt `retried` for `lease` seconds (re-entrant for
-        `token`). A `nowait` node runs whatever its flow has become since it started it."""
+        """Claim node `node_id` of attempt `retried` for `lease` seconds, as `token`: taken when
+        no live claim holds it, or when the live one is `previous`'s (a task retry continues
+        its claim) or `token`'s. A `nowait` node runs whatever its flow has become since."""
 
     def extend(self, flow_id: str, node_id: str, token: str, lease: float) -> bool:
         """Renew `token`'s claim for `lease` seconds from now; False when it is not held."""

@@ -31,6 +31,8 @@ if TYPE_CHECKING:
 DISPATCHER = "selinonc.dispatcher"
 TASK = "selinonc.task"
 CLAIM_SECONDS = 30.0  # a node claim's lease; renewed every third of it while the task runs
+# A claim whose completion waits in the dispatcher's queue (the store was down) is held this long.
+HANDOFF_SECONDS = 3600.0
 OPTIONS = {
     "acks_late": True,
     "reject_on_worker_lost": True,
@@ -134,11 +136,19 @@ def _renewed(driver: Driver, flow_id: str, node_id: str, token: str) -> Iterator
 def run_node(driver: Driver, task: Task, job: dict[str, Any]) -> Any:
     """The task wrapper: claim the node, run the task, record its outcome."""
     flow_id, node_id = job["flow_id"], job["node_id"]
-    token = job.get("claim") or uuid.uuid4().hex
+    # A fresh token for each delivery: a retry message names the claim it continues
+    # (`previous`), so two deliveries of that one message cannot both take it.
+    token = uuid.uuid4().hex
     nowait = job["name"] in driver.system.flow(job["flow_name"]).nowait
     try:
         claim = driver.store.claim(
-            flow_id, node_id, token, int(job.get("retried", 0)), CLAIM_SECONDS, nowait=nowait
+            flow_id,
+            node_id,
+            token,
+            int(job.get("retried", 0)),
+            CLAIM_SECONDS,
+            nowait=nowait,
+            previous=job.get("claim"),
         )
     except StoreError as exc:  # the task has not run yet: running it later is safe
         raise task.retry(countdown=1, exc=exc, max_retries=None) from exc
@@ -157,6 +167,9 @@ def run_node(driver: Driver, task: Task, job: dict[str, Any]) -> Any:
     )
     with _renewed(driver, flow_id, node_id, token):
         outcome = run_task(driver.system, driver.pool, run, driver.exceptions, driver.tracer)
+        if outcome.kind != "retry":  # recorded under the claim: no duplicate runs meanwhile
+            event = NodeFinished(node_id) if outcome.kind == "finished" else NodeFailed(node_id)
+            driver.record(job["flow_name"], flow_id, node_id, None if nowait else event, token)
     if outcome.kind == "retry":
         attempt = run.attempt + (1 if outcome.counted else 0)
         with contextlib.suppress(StoreError):  # hold the node through the countdown
@@ -166,8 +179,6 @@ def run_node(driver: Driver, task: Task, job: dict[str, Any]) -> Any:
             countdown=outcome.countdown,
             max_retries=None,
         )
-    event = NodeFinished(node_id) if outcome.kind == "finished" else NodeFailed(node_id)
-    driver.record(job["flow_name"], flow_id, node_id, None if nowait else event)
     if outcome.kind == "failed" and outcome.exception is not None:
         error = outcome.exception
         # The user's exception marks the Celery task failed; one that is not an Exception
