@@ -1,51 +1,365 @@
-"""`make bench-celery`: selinonc flows beside plain Celery on one Redis and one worker of
-concurrency 2: a chain of 5 no-op tasks (vs `celery.chain`), a 1 -> 100 -> 1 fan-out/fan-in
-(vs `chord`), and 50 concurrent chain flows (vs 50 chains). Needs Redis on 127.0.0.1:6379."""
+"""`make bench-celery`: selinonc flows beside plain Celery in the same run, on one Redis and one
+worker of concurrency 2 (the table of issue 9):
+
+| case                                         | against                  | target           |
+|----------------------------------------------|--------------------------|------------------|
+| chain of 5 no-ops                            | `celery.chain`           | <= 1.0x          |
+| 1 -> N -> 1 through a foreach sub-flow,      | `chord` of N no-ops and  | <= 1.0x each     |
+| N = 100, 1,000 and 5,000                     | a no-op body             |                  |
+| 200 concurrent 5-chains                      | 200 `celery.chain`s      | <= 1.2x          |
+| Redis bytes written per item                 | chord's                  | at 5,000 items   |
+|                                              |                          | within 1.5x of   |
+|                                              |                          | the 100 figure   |
+
+The fan-out flow `fanN` is Start, then a sub-flow `spreadN` whose foreach starts N `item`
+sub-flows of one no-op task each, then Join when the spread has ended (flows.yaml).
+
+Each case prints both sides' seconds (median of RUNS; one run at 5,000 items), their ratio and
+target, and what each sent to Redis: the deltas of `INFO stats` `total_net_input_bytes` (bytes
+written) and `total_commands_processed` (commands, the round trips at most) around each run, per
+item (per flow for chains). A run's window lasts until its traffic has ended: SETTLE seconds
+after the last result, so the safety-net checks a flow leaves behind count for that flow; the
+worker's idle polling during that wait, measured beforehand, is taken out, and so are the
+meter's own commands. Then the Redis memory (`INFO memory` `used_memory` delta) and the key
+counts after 1,000 finished 5-chains of each kind.
+
+Times depend on how busy the machine is; bytes and commands do not, as long as nobody else
+uses the server: `INFO stats` counts every client. So the benchmark starts a `redis-server` of
+its own on a free port (stopped at the end); `--redis-port 6379` runs it on the shared server
+instead, where a run during which a client of another database was active (the tests use 10-15)
+is marked. Only databases 7, 8 and 9 are used (flushed before and after). Exits 1 when a run
+fails (a flow or a chord does not succeed), never because of a figure.
+"""
 
 from __future__ import annotations
 
+import argparse
 import os
+import shutil
+import socket
 import statistics
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
+
+import redis
 
 ROOT = Path(__file__).parent.parent
 PROJECT = Path(__file__).parent / "celery_project"
 OUT = Path(__file__).parent / "out" / "celery"
-ENV = {
-    "BENCH_BROKER": "redis://127.0.0.1:6379/7",
-    "BENCH_BACKEND": "redis://127.0.0.1:6379/8",
-    "BENCH_STORE": "redis://127.0.0.1:6379/9",
-}
-RUNS = 5
-# Seconds, measured on this kind of machine (issue 5): plain Celery, and the predecessor with a
-# 0.05 s constant sampling (with its default sampling the chain takes over 60 s).
-PLAIN_REFERENCE = {"chain": 0.031, "fan": 0.74, "chains": 0.70}
-PREDECESSOR = {"chain": 0.30, "fan": 0.67, "chains": 3.3}
-TARGET_RATIO = 3.0
+BROKER_DB, BACKEND_DB, STORE_DB = 7, 8, 9
+DATABASES = (BROKER_DB, BACKEND_DB, STORE_DB)
+RUNS = 3
+SIZES = (100, 1_000, 5_000)
+CHAINS = 200
+MEMORY_FLOWS = 1_000
+# How long a run's window stays open after its last result: a flow's safety-net check runs
+# 2 s after the step that scheduled it (the driver's SAFETY_NET_SECONDS).
+SETTLE = {"selinonc": 3.0, "Celery": 0.5}
+IDLE_SECONDS = 3.0
+SAMPLE_SECONDS = 0.2
 
 
-def _median(function: Callable[[], float]) -> float:
-    function()  # warm up: connections, imports, the worker's first messages
-    return statistics.median(function() for _ in range(RUNS))
+class RunFailed(Exception):
+    """A flow or a Celery canvas did not succeed."""
 
 
-def main() -> None:
-    os.environ.update(ENV)
+def _timeout(count: int) -> float:
+    """Seconds a run of `count` items or flows may take before it counts as failed."""
+    return 60.0 + 0.2 * count
+
+
+def _request_bytes(*args: str) -> int:
+    """The size of a command as a client sends it (RESP)."""
+    return len(f"*{len(args)}\r\n") + sum(len(f"${len(a)}\r\n{a}\r\n") for a in args)
+
+
+INFO_BYTES = _request_bytes("INFO", "stats")
+CLIENT_LIST_BYTES = _request_bytes("CLIENT", "LIST")
+
+
+@dataclass(frozen=True)
+class Measure:
+    """One measured run: its seconds, and what the server received meanwhile."""
+
+    seconds: float
+    bytes: float
+    commands: float
+    foreign: frozenset[int]  # other databases whose clients were active during the run
+
+
+class _Watcher(threading.Thread):
+    """Samples CLIENT LIST during a window: a client of another database that was active in the
+    last second means another user's traffic is in the INFO stats deltas."""
+
+    def __init__(self, client: redis.Redis) -> None:
+        super().__init__(daemon=True)
+        self.client = client
+        self.calls = 0
+        self.foreign: set[int] = set()
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        while not self.done.is_set():
+            for entry in self.client.client_list():
+                db = int(entry["db"])
+                if db not in DATABASES and int(entry["idle"]) == 0:
+                    self.foreign.add(db)
+            self.calls += 1
+            self.done.wait(SAMPLE_SECONDS)
+
+
+class Meter:
+    """`INFO stats` deltas around runs, on connections of the benchmark's own (store) database."""
+
+    def __init__(self, url: str) -> None:
+        self.redis = redis.Redis.from_url(url)
+        self.watching = redis.Redis.from_url(url)
+        self.watching.ping()  # connect now: a connection's handshake is not a run's traffic
+        self.idle_bytes = self.idle_commands = 0.0  # per second, from calibrate()
+
+    def counters(self) -> tuple[int, int]:
+        stats = self.redis.info("stats")
+        return int(stats["total_net_input_bytes"]), int(stats["total_commands_processed"])
+
+    def measure(self, run: Callable[[], None], settle: float) -> Measure:
+        """Run `run`, wait `settle` seconds for its trailing traffic, and count it all."""
+        before = self.counters()
+        watcher = _Watcher(self.watching)
+        watcher.start()
+        start = time.perf_counter()
+        try:
+            run()
+            seconds = time.perf_counter() - start
+            time.sleep(settle)
+            waited = time.perf_counter() - start - seconds
+        finally:
+            watcher.done.set()
+            watcher.join()
+        after = self.counters()
+        # The window's INFO (the first one is counted in `after`'s commands, the second in its
+        # bytes), the watcher's CLIENT LISTs, and the idle polling while waiting to settle.
+        own_bytes = INFO_BYTES + watcher.calls * CLIENT_LIST_BYTES + self.idle_bytes * waited
+        own_commands = 1 + watcher.calls + self.idle_commands * waited
+        return Measure(
+            seconds,
+            after[0] - before[0] - own_bytes,
+            after[1] - before[1] - own_commands,
+            frozenset(watcher.foreign),
+        )
+
+    def calibrate(self) -> Measure:
+        """The server's traffic per second while nothing runs: the worker polling its queues."""
+        idle = self.measure(lambda: time.sleep(IDLE_SECONDS), settle=0)
+        self.idle_bytes = idle.bytes / idle.seconds
+        self.idle_commands = idle.commands / idle.seconds
+        return idle
+
+
+@dataclass
+class Case:
+    label: str
+    group: str  # a side that fails a case is not run in the later cases of its group
+    per: str  # "flow" or "item": what the bytes and commands are divided by
+    count: int
+    runs: int
+    target: float
+    sides: dict[str, Callable[[], None]]
+    measures: dict[str, list[Measure]] = field(default_factory=dict)
+    failures: list[str] = field(default_factory=list)
+
+    def median(self, side: str, what: str) -> float | None:
+        values = [getattr(m, what) for m in self.measures.get(side, [])]
+        return statistics.median(values) if values else None
+
+    def per_unit(self, side: str, what: str) -> float | None:
+        value = self.median(side, what)
+        return None if value is None else value / self.count
+
+    def foreign(self) -> set[int]:
+        return {db for ms in self.measures.values() for m in ms for db in m.foreign}
+
+
+@dataclass(frozen=True)
+class Memory:
+    """Redis after a batch of finished flows: the used_memory delta and the benchmark's keys."""
+
+    seconds: float
+    used_memory: int
+    keys: dict[int, int]  # database -> DBSIZE
+    key_bytes: dict[int, int]  # database -> the sum of MEMORY USAGE of its keys
+
+
+def _run_cases(cases: list[Case], meter: Meter, recover: Callable[[], None]) -> None:
+    """Run each case's sides in turn; after a failed run, `recover` gives the next run a fresh
+    worker and emptied databases (what the failed flow left running would count for it)."""
+    failed: dict[tuple[str, str], str] = {}  # (group, side) -> the case it failed in
+    for case in cases:
+        print(f"  running {case.label} ({case.runs} run(s) a side) ...", flush=True)
+        for side in case.sides:
+            if (case.group, side) in failed:
+                case.failures.append(f"{side}: not run, it failed {failed[case.group, side]}")
+        for run in range(case.runs):
+            order = list(case.sides.items())
+            for side, function in order if run % 2 == 0 else reversed(order):
+                if (case.group, side) in failed:
+                    continue
+                try:
+                    measure = meter.measure(function, SETTLE[side])
+                except Exception as exc:  # the flow failed or timed out: report, go on
+                    failed[case.group, side] = case.label
+                    case.failures.append(f"{side}: {type(exc).__name__}: {exc}")
+                    print(f"    FAILED {side}: {type(exc).__name__}: {exc}", flush=True)
+                    print("    (a new worker, emptied databases)", flush=True)
+                    recover()
+                    continue
+                case.measures.setdefault(side, []).append(measure)
+                print(
+                    f"    {side:<9}{measure.seconds:9.3f} s{measure.bytes / case.count:>12,.0f} B"
+                    f"{measure.commands / case.count:>9,.1f} commands per {case.per}",
+                    flush=True,
+                )
+
+
+def _memory(client: Callable[[int], redis.Redis], run: Callable[[], None]) -> Memory:
+    """Run a batch of flows on emptied result and store databases; what stays in Redis."""
+    time.sleep(SETTLE["selinonc"])  # the earlier runs' last checks
+    for db in (BACKEND_DB, STORE_DB):
+        client(db).flushdb()
+    before = int(client(STORE_DB).info("memory")["used_memory"])
+    start = time.perf_counter()
+    run()
+    seconds = time.perf_counter() - start
+    time.sleep(SETTLE["selinonc"])
+    after = int(client(STORE_DB).info("memory")["used_memory"])
+    keys, key_bytes = {}, {}
+    for db in (BACKEND_DB, STORE_DB):
+        connection = client(db)
+        keys[db] = int(connection.dbsize())
+        pipe = connection.pipeline(transaction=False)
+        for key in connection.scan_iter(count=1000):
+            pipe.memory_usage(key)
+        key_bytes[db] = sum(int(size or 0) for size in pipe.execute())
+    return Memory(seconds, after - before, keys, key_bytes)
+
+
+def _number(value: float | None, digits: int = 0) -> str:
+    return "-" if value is None else f"{value:,.{digits}f}"
+
+
+def _ratio(ours: float | None, theirs: float | None) -> str:
+    return "-" if ours is None or not theirs else f"{ours / theirs:.2f}x"
+
+
+def _report(cases: list[Case], memory: Mapping[str, Memory], idle: Measure) -> None:
+    ours, theirs = "selinonc", "Celery"
+    width = max(len(c.label) for c in cases) + 2
+    foreign = {db for c in cases for db in c.foreign()}
+    print("\nRedis traffic: INFO stats deltas per item (per flow for chains), medians")
+    print(
+        f"  {'case':<{width}}{'per':<6}{'bytes selinonc':>15}{'Celery':>10}{'ratio':>8}"
+        f"{'commands selinonc':>19}{'Celery':>9}{'ratio':>8}"
+    )
+    for case in cases:
+        mark = " *" if case.foreign() else ""
+        b_ours, b_theirs = case.per_unit(ours, "bytes"), case.per_unit(theirs, "bytes")
+        c_ours, c_theirs = case.per_unit(ours, "commands"), case.per_unit(theirs, "commands")
+        print(
+            f"  {case.label:<{width}}{case.per:<6}{_number(b_ours):>15}{_number(b_theirs):>10}"
+            f"{_ratio(b_ours, b_theirs):>8}{_number(c_ours, 1):>19}{_number(c_theirs, 1):>9}"
+            f"{_ratio(c_ours, c_theirs):>8}{mark}"
+        )
+    fans = {c.count: c for c in cases if c.per == "item"}
+    small, large = fans[min(fans)], fans[max(fans)]
+    growth = {
+        side: _ratio(large.per_unit(side, "bytes"), small.per_unit(side, "bytes"))
+        for side in (ours, theirs)
+    }
+    print(
+        f"\n  bytes per item at {large.count:,} items / at {small.count:,}: selinonc "
+        f"{growth[ours]}, chord {growth[theirs]} (target: selinonc within 1.50x)"
+    )
+    print(
+        f"  (idle server: {idle.bytes / idle.seconds:,.0f} B/s, "
+        f"{idle.commands / idle.seconds:.1f} commands/s, taken out of each run's settle wait)"
+    )
+    if foreign:
+        dbs = ", ".join(str(db) for db in sorted(foreign))
+        print(
+            f"  * other clients (databases {dbs}) were active on this Redis during the run: "
+            "its bytes and commands include theirs (without --redis-port they would not)"
+        )
+
+    print(f"\nTime: seconds, median of the runs ({RUNS} a side, 1 at {max(SIZES):,} items)")
+    print(f"  {'case':<{width}}{'selinonc s':>11}{'Celery s':>10}{'ratio':>8}{'target':>9}")
+    for case in cases:
+        s_ours, s_theirs = case.median(ours, "seconds"), case.median(theirs, "seconds")
+        met = ""
+        if s_ours is not None and s_theirs:
+            met = "  met" if s_ours / s_theirs <= case.target else "  not met"
+        print(
+            f"  {case.label:<{width}}{_number(s_ours, 3):>11}{_number(s_theirs, 3):>10}"
+            f"{_ratio(s_ours, s_theirs):>8}{'<= ' + format(case.target, '.1f') + 'x':>9}{met}"
+        )
+
+    print(
+        f"\nRedis after {MEMORY_FLOWS:,} finished top-level 5-chains (result db {BACKEND_DB} "
+        f"and store db {STORE_DB} emptied before)"
+    )
+    print(
+        f"  {'':<{width}}{'used_memory +':>14}{'keys db 9':>11}{'keys db 8':>11}"
+        f"{'bytes db 9':>12}{'bytes db 8':>12}{'seconds':>9}"
+    )
+    for side, figures in memory.items():
+        print(
+            f"  {side:<{width}}{figures.used_memory:>14,}{figures.keys[STORE_DB]:>11,}"
+            f"{figures.keys[BACKEND_DB]:>11,}{figures.key_bytes[STORE_DB]:>12,}"
+            f"{figures.key_bytes[BACKEND_DB]:>12,}{figures.seconds:>9.2f}"
+        )
+    print("  (bytes db N: the sum of MEMORY USAGE over that database's keys)")
+
+
+@contextmanager
+def _private_redis() -> Iterator[int]:
+    """A redis-server of the benchmark's own on a free port, stopped afterwards."""
+    server = shutil.which("redis-server")
+    if server is None:
+        sys.exit("bench-celery starts a redis-server (or give --redis-port): none on the PATH")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    command = [server, "--bind", "127.0.0.1", "--port", str(port), "--save", ""]
+    process = subprocess.Popen(
+        [*command, "--appendonly", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT
+    )
+    try:
+        client = redis.Redis(port=port)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                client.ping()
+                break
+            except redis.ConnectionError:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise
+                time.sleep(0.05)
+        client.close()
+        yield port
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def _build() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
+    command = [sys.executable, "-m", "selinonc.compiler", "build", str(PROJECT / "flows.yaml")]
     build = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "selinonc.compiler",
-            "build",
-            str(PROJECT / "flows.yaml"),
-            "-o",
-            str(OUT / "benchpkg"),
-        ],
+        [*command, "-o", str(OUT / "benchpkg")],
         cwd=PROJECT,  # where its task modules import: build checks them (SC507)
         capture_output=True,
         text=True,
@@ -53,10 +367,24 @@ def main() -> None:
     )
     if build.returncode != 0:
         sys.exit(build.stdout + build.stderr)
-    import redis
 
-    for db in (7, 8, 9):
-        redis.Redis(db=db).flushdb()
+
+def bench(port: int) -> int:
+    """Run every case on the Redis at `port`; return the exit status."""
+    base = f"redis://127.0.0.1:{port}"
+    env = {
+        "BENCH_BROKER": f"{base}/{BROKER_DB}",
+        "BENCH_BACKEND": f"{base}/{BACKEND_DB}",
+        "BENCH_STORE": f"{base}/{STORE_DB}",
+    }
+    os.environ.update(env)
+    clients: dict[int, redis.Redis] = {}
+
+    def client(db: int) -> redis.Redis:
+        return clients.setdefault(db, redis.Redis(port=port, db=db))
+
+    for db in DATABASES:
+        client(db).flushdb()
     sys.path[:0] = [str(OUT), str(PROJECT), str(ROOT)]
     from app import app, noop  # type: ignore[import-not-found]
     from celery import chain, chord
@@ -64,56 +392,127 @@ def main() -> None:
     import selinonc.runtime.celery as selinonc_celery
     from tests.celery.workers import worker  # the end-to-end tests' worker fixture
 
-    def plain_chain() -> float:
-        start = time.perf_counter()
-        chain(*(noop.si() for _ in range(5))).apply_async().get(timeout=60)
-        return time.perf_counter() - start
-
-    def plain_fan() -> float:
-        start = time.perf_counter()
-        chord([noop.si() for _ in range(100)], noop.si()).apply_async().get(timeout=60)
-        return time.perf_counter() - start
-
-    def plain_chains() -> float:
-        start = time.perf_counter()
-        results = [chain(*(noop.si() for _ in range(5))).apply_async() for _ in range(50)]
-        for result in results:
-            result.get(timeout=60)
-        return time.perf_counter() - start
-
-    def flow(name: str, count: int = 1) -> Callable[[], float]:
-        def run() -> float:
-            start = time.perf_counter()
-            handles = [selinonc_celery.run_flow(name, app=app) for _ in range(count)]
-            for handle in handles:
-                assert handle.wait(120) == "success"
-            return time.perf_counter() - start
+    def chains(count: int) -> Callable[[], None]:
+        def run() -> None:
+            results = [chain(*(noop.si() for _ in range(5))).apply_async() for _ in range(count)]
+            for result in results:
+                result.get(timeout=_timeout(count))
 
         return run
 
-    paths = [OUT, PROJECT, ROOT]
-    with worker("app", ["bench"], cwd=PROJECT, paths=paths, env=ENV, concurrency=2):
-        rows = [
-            ("chain of 5 no-op tasks", "chain", plain_chain, flow("chain5")),
-            ("1 -> 100 -> 1 fan-out/fan-in", "fan", plain_fan, flow("fan100")),
-            ("50 concurrent chains of 5", "chains", plain_chains, flow("chain5", 50)),
-        ]
-        print("selinonc on Celery beside plain Celery: one Redis, one worker of concurrency 2")
-        print(f"(median of {RUNS} runs; reference figures measured on this kind of machine)\n")
-        header = f"  {'':32}{'Celery s':>10}{'selinonc s':>12}{'ratio':>8}"
-        print(header + f"{'ref Celery':>12}{'Selinon 0.05':>14}")
-        worst = 0.0
-        for label, key, plain, ours in rows:
-            p, o = _median(plain), _median(ours)
-            worst = max(worst, o / p)
-            print(
-                f"  {label:<32}{p:>10.3f}{o:>12.3f}{o / p:>7.1f}x"
-                f"{PLAIN_REFERENCE[key]:>12.3f}{PREDECESSOR[key]:>14.2f}"
-            )
-        print(
-            f"\ntarget: selinonc within {TARGET_RATIO:.0f}x of plain Celery on each "
-            f"(worst here: {worst:.1f}x), with its default sampling"
+    def fan(count: int) -> Callable[[], None]:
+        def run() -> None:
+            signature = chord([noop.si() for _ in range(count)], noop.si())
+            signature.apply_async().get(timeout=_timeout(count))
+
+        return run
+
+    def flows(name: str, count: int = 1, size: int = 1) -> Callable[[], None]:
+        """`count` concurrent flows `name` of `size` items each."""
+
+        def run() -> None:
+            handles = [selinonc_celery.run_flow(name, app=app) for _ in range(count)]
+            for handle in handles:
+                status = handle.wait(_timeout(size))
+                if status != "success":
+                    raise RunFailed(f"flow {name} ({handle.id}) ended {status}")
+
+        return run
+
+    def sides(plain: Callable[[], None], ours: Callable[[], None]) -> dict[str, Callable[[], None]]:
+        return {"Celery": plain, "selinonc": ours}
+
+    cases = [
+        Case("chain of 5 no-ops", "chain", "flow", 1, RUNS, 1.0, sides(chains(1), flows("chain5")))
+    ]
+    cases += [
+        Case(
+            f"1 -> {size:,} -> 1 foreach",
+            "fan",
+            "item",
+            size,
+            1 if size == max(SIZES) else RUNS,
+            1.0,
+            sides(fan(size), flows(f"fan{size}", size=size)),
         )
+        for size in SIZES
+    ]
+    cases.append(
+        Case(
+            f"{CHAINS} concurrent 5-chains",
+            "chains",
+            "flow",
+            CHAINS,
+            RUNS,
+            1.2,
+            sides(chains(CHAINS), flows("chain5", CHAINS, CHAINS)),
+        )
+    )
+
+    paths = [OUT, PROJECT, ROOT]
+    workers = ExitStack()
+
+    def start_worker() -> None:
+        workers.enter_context(
+            worker("app", ["bench"], cwd=PROJECT, paths=paths, env=env, concurrency=2)
+        )
+        for warm_up in (chains(1), flows("chain5"), fan(100)):
+            warm_up()  # connections, imports, the worker's first messages
+        time.sleep(SETTLE["selinonc"])
+
+    def restart_worker() -> None:
+        workers.close()
+        for db in DATABASES:
+            client(db).flushdb()
+        start_worker()
+
+    with workers:
+        print(
+            f"selinonc on Celery beside plain Celery: one Redis ({base}, databases 7-9), "
+            "one worker of concurrency 2"
+        )
+        meter = Meter(env["BENCH_STORE"])
+        start_worker()
+        idle = meter.calibrate()
+        _run_cases(cases, meter, restart_worker)
+        memory: dict[str, Memory] = {}
+        print(f"  running {MEMORY_FLOWS:,} 5-chains a side for the memory ...", flush=True)
+        memory_failures = []
+        for side, run in sides(
+            chains(MEMORY_FLOWS), flows("chain5", MEMORY_FLOWS, MEMORY_FLOWS)
+        ).items():
+            try:
+                memory[side] = _memory(client, run)
+            except Exception as exc:
+                memory_failures.append(f"{side}: {type(exc).__name__}: {exc}")
+        _report(cases, memory, idle)
+    for db in DATABASES:
+        client(db).flushdb()
+    failures = [f"{c.label}, {f}" for c in cases for f in c.failures] + memory_failures
+    for failure in failures:
+        print(f"FAILED: {failure}")
+    return 1 if failures else 0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.celery",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--redis-port",
+        type=int,
+        metavar="PORT",
+        help="use the Redis already running on 127.0.0.1:PORT (databases 7-9) instead of a "
+        "private redis-server: other clients' traffic then counts in the bytes and commands",
+    )
+    options = parser.parse_args()
+    _build()
+    if options.redis_port is not None:
+        sys.exit(bench(options.redis_port))
+    with _private_redis() as port:
+        sys.exit(bench(port))
 
 
 if __name__ == "__main__":
