@@ -22,7 +22,7 @@ from celery import Celery, Task
 
 from selinonc.runtime.celery import tasks
 from selinonc.runtime.celery.steps import Stepper
-from selinonc.runtime.celery.store import FlowMeta, FlowStore, StoreError, flow_of
+from selinonc.runtime.celery.store import FlowMeta, FlowStore, NoSuchFlow, StoreError, flow_of
 from selinonc.runtime.core.events import NodeFailed, NodeFinished
 from selinonc.runtime.core.state import FlowState
 from selinonc.runtime.errors import ConfigurationError, StorageError
@@ -151,13 +151,16 @@ class Driver:
             try:
                 self.stepper.complete(flow_id, node_id, event)
                 return
+            except NoSuchFlow:
+                _log.warning("node %s ended after its flow %s was removed", node_id, flow_id)
+                return
             except (StoreError, StorageError) as exc:
                 _log.warning("recording %s of flow %s failed (%s)", node_id, flow_id, exc)
                 time.sleep(0.1 * (attempt + 1))
         if event is None:
             return  # a nowait node: nothing waits for its outcome
         if token:
-            with contextlib.suppress(StoreError):
+            with contextlib.suppress(StoreError, NoSuchFlow):
                 self.store.extend(flow_id, node_id, token, tasks.HANDOFF_SECONDS)
         kind = "finished" if isinstance(event, NodeFinished) else "failed"
         self.dispatcher.apply_async(

@@ -81,9 +81,16 @@ class MemoryStore:
         self.calls[name] = self.calls.get(name, 0) + 1
         self.written += sum(len(w) for w in written)
 
-    def _flow(self, flow_id: str) -> _Flow:
+    def _live(self, flow_id: str) -> _Flow | None:
+        """The flow, unless it is unknown or its retention has passed (Redis expired it)."""
         flow = self.flows.get(flow_id)
         if flow is None or (flow.expires is not None and flow.expires <= self.now()):
+            return None
+        return flow
+
+    def _flow(self, flow_id: str) -> _Flow:
+        flow = self._live(flow_id)
+        if flow is None:
             raise NoSuchFlow(f"no flow {flow_id!r} in the flow store {self.url}")
         return flow
 
@@ -98,12 +105,15 @@ class MemoryStore:
             self.flows[flow_id] = _Flow(meta, text)
             if meta.root != flow_id:
                 self.family.setdefault(meta.root, set()).add(flow_id)
+                root = self.flows.get(meta.root)
+                if root is not None and root.expires is not None:
+                    self.flows[flow_id].expires = root.expires
             return True
 
     def meta(self, flow_id: str) -> FlowMeta | None:
         with self._lock:
             self._op("meta")
-            flow = self.flows.get(flow_id)
+            flow = self._live(flow_id)
             return flow.meta if flow is not None else None
 
     def enter(
@@ -192,7 +202,7 @@ class MemoryStore:
     ) -> Claim:
         with self._lock:
             self._op("claim")
-            flow = self.flows.get(flow_id)
+            flow = self._live(flow_id)
             if flow is None:
                 return Claim("unknown")
             if not nowait and flow.status != "running":
@@ -242,7 +252,7 @@ class MemoryStore:
     def outcome(self, flow_id: str, timeout: float | None) -> dict[str, Any] | None:
         with self._lock:
             self._op("outcome")
-            flow = self.flows.get(flow_id)
+            flow = self._live(flow_id)
             if flow is not None and flow.outcome is None and timeout:
                 self._ended.wait_for(lambda: flow.outcome is not None, timeout)
             return copy.deepcopy(flow.outcome) if flow is not None and flow.outcome else None
@@ -263,7 +273,7 @@ class MemoryStore:
     def exception(self, flow_id: str, node_id: str) -> dict[str, Any] | None:
         with self._lock:
             self._op("exception")
-            flow = self.flows.get(flow_id)
+            flow = self._live(flow_id)
             text = flow.exceptions.get(node_id) if flow is not None else None
             return json.loads(text) if text is not None else None
 
@@ -279,7 +289,7 @@ class MemoryStore:
     def release_check(self, flow_id: str) -> None:
         with self._lock:
             self._op("release_check")
-            flow = self.flows.get(flow_id)
+            flow = self._live(flow_id)
             if flow is not None:
                 flow.check_until = 0.0
 

@@ -51,6 +51,14 @@ _FLOW_KEYS = (
     "family",
 )
 
+# Every script that writes to a flow first looks for its `meta` (-1: no such flow), and gives
+# the keys it writes the flow's remaining retention (a flow retired while a nowait sub-flow or a
+# late task still writes to it): keys of a running flow have no TTL, a retired one's all do.
+_KEEP = """
+local ttl = redis.call('PTTL', KEYS[1])
+local function keep(key) if ttl > 0 then redis.call('PEXPIRE', key, ttl) end end
+"""
+
 _CREATE = """
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 redis.call('HSET', KEYS[1], 'flow', ARGV[1], 'root', ARGV[2], 'owner', ARGV[3])
@@ -58,58 +66,79 @@ redis.call('SET', KEYS[2], ARGV[4])
 redis.call('SET', KEYS[3], 0)
 redis.call('SET', KEYS[4], 0)
 redis.call('HSET', KEYS[5], '_status', 'new', '_retried', '0')
-if KEYS[6] ~= KEYS[1] then redis.call('SADD', KEYS[6], ARGV[5]) end
+if ARGV[6] == '1' then
+  redis.call('SADD', KEYS[6], ARGV[5])
+  local ttl = redis.call('PTTL', KEYS[7])  -- a sub-flow of a retired flow retires with it
+  if ttl > 0 then
+    for i = 1, 6 do redis.call('PEXPIRE', KEYS[i], ttl) end
+  end
+end
 return 1
 """
 
-_ENTER = """
-if redis.call('EXISTS', KEYS[6]) == 0 then return -1 end
-if ARGV[1] ~= '' then redis.call('RPUSH', KEYS[1], ARGV[1]) end
-if not redis.call('SET', KEYS[2], ARGV[2], 'NX', 'PX', ARGV[3]) then return 0 end
+# KEYS: meta inbox lease seq outbox jbytes nodes
+_ENTER = (
+    _KEEP
+    + """
+if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+if ARGV[1] ~= '' then
+  redis.call('RPUSH', KEYS[2], ARGV[1])
+  keep(KEYS[2])
+end
+if not redis.call('SET', KEYS[3], ARGV[2], 'NX', 'PX', ARGV[3]) then return 0 end
 return {
-  tonumber(redis.call('GET', KEYS[3]) or '0'),
-  redis.call('LRANGE', KEYS[1], 0, tonumber(ARGV[4]) - 1),
-  redis.call('HLEN', KEYS[4]),
-  tonumber(redis.call('GET', KEYS[5]) or '0'),
+  tonumber(redis.call('GET', KEYS[4]) or '0'),
+  redis.call('LRANGE', KEYS[2], 0, tonumber(ARGV[4]) - 1),
+  redis.call('HLEN', KEYS[5]),
+  tonumber(redis.call('GET', KEYS[6]) or '0'),
   redis.call('HGET', KEYS[7], '_status'),
 }
 """
+)
 
+# KEYS: meta snapseq snap journal
 _LOAD = """
-local snapseq = tonumber(redis.call('GET', KEYS[1]) or '0')
+if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+local snapseq = tonumber(redis.call('GET', KEYS[2]) or '0')
 local have = tonumber(ARGV[1])
 if have >= snapseq and tonumber(ARGV[2]) == snapseq then
-  return {snapseq, false, redis.call('LRANGE', KEYS[3], have - snapseq, -1)}
+  return {snapseq, false, redis.call('LRANGE', KEYS[4], have - snapseq, -1)}
 end
-return {snapseq, redis.call('GET', KEYS[2]), redis.call('LRANGE', KEYS[3], 0, -1)}
+return {snapseq, redis.call('GET', KEYS[3]), redis.call('LRANGE', KEYS[4], 0, -1)}
 """
 
-# KEYS: lease seq journal jbytes inbox outbox snap snapseq nodes
+# KEYS: meta lease seq journal jbytes inbox outbox snap snapseq nodes
 # ARGV: token seq delta consumed snapshot status retried lease_ms [id action]...
-_COMMIT = """
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
-if tonumber(redis.call('GET', KEYS[2]) or '0') + 1 ~= tonumber(ARGV[2]) then return -1 end
+_COMMIT = (
+    _KEEP
+    + """
+if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
+if tonumber(redis.call('GET', KEYS[3]) or '0') + 1 ~= tonumber(ARGV[2]) then return -1 end
 if ARGV[5] ~= '' then
-  redis.call('SET', KEYS[7], ARGV[5])
-  redis.call('SET', KEYS[8], ARGV[2])
-  redis.call('DEL', KEYS[3])
-  redis.call('SET', KEYS[4], 0)
+  redis.call('SET', KEYS[8], ARGV[5])
+  redis.call('SET', KEYS[9], ARGV[2])
+  redis.call('DEL', KEYS[4])
+  redis.call('SET', KEYS[5], 0)
 else
-  redis.call('RPUSH', KEYS[3], ARGV[3])
-  redis.call('INCRBY', KEYS[4], string.len(ARGV[3]))
+  redis.call('RPUSH', KEYS[4], ARGV[3])
+  redis.call('INCRBY', KEYS[5], string.len(ARGV[3]))
 end
-redis.call('SET', KEYS[2], ARGV[2])
-if tonumber(ARGV[4]) > 0 then redis.call('LTRIM', KEYS[5], ARGV[4], -1) end
-for i = 9, #ARGV, 2 do redis.call('HSET', KEYS[6], ARGV[i], ARGV[i + 1]) end
-redis.call('HSET', KEYS[9], '_status', ARGV[6], '_retried', ARGV[7])
-redis.call('PEXPIRE', KEYS[1], ARGV[8])
+redis.call('SET', KEYS[3], ARGV[2])
+if tonumber(ARGV[4]) > 0 then redis.call('LTRIM', KEYS[6], ARGV[4], -1) end
+for i = 9, #ARGV, 2 do redis.call('HSET', KEYS[7], ARGV[i], ARGV[i + 1]) end
+redis.call('HSET', KEYS[10], '_status', ARGV[6], '_retried', ARGV[7])
+redis.call('PEXPIRE', KEYS[2], ARGV[8])
+for i = 3, 10 do keep(KEYS[i]) end
 return 1
 """
+)
 
+# KEYS: meta lease outbox inbox
 _LEAVE = """
-for i = 2, #ARGV do redis.call('HDEL', KEYS[2], ARGV[i]) end
-if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
-return redis.call('LLEN', KEYS[3])
+if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+for i = 2, #ARGV do redis.call('HDEL', KEYS[3], ARGV[i]) end
+if redis.call('GET', KEYS[2]) == ARGV[1] then redis.call('DEL', KEYS[2]) end
+return redis.call('LLEN', KEYS[4])
 """
 
 _NOW = """
@@ -139,24 +168,57 @@ return {'ok', 0}
 """
 )
 
+# KEYS: meta nodes
 _EXTEND = (
     _NOW
     + """
-local v = redis.call('HGET', KEYS[1], ARGV[1])
+if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+local v = redis.call('HGET', KEYS[2], ARGV[1])
 if v and string.sub(v, 1, string.len(ARGV[2]) + 1) == ARGV[2] .. ':' then
-  redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. ':' .. (now + tonumber(ARGV[3])))
+  redis.call('HSET', KEYS[2], ARGV[1], ARGV[2] .. ':' .. (now + tonumber(ARGV[3])))
   return 1
 end
 return 0
 """
 )
 
-_COMPLETE = """
-if redis.call('HGET', KEYS[1], ARGV[1]) == 'done' then return 0 end
-redis.call('HSET', KEYS[1], ARGV[1], 'done')
-if ARGV[2] ~= '' then redis.call('RPUSH', KEYS[2], ARGV[2]) end
+# KEYS: meta nodes inbox
+_COMPLETE = (
+    _KEEP
+    + """
+if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+if redis.call('HGET', KEYS[2], ARGV[1]) == 'done' then return 0 end
+redis.call('HSET', KEYS[2], ARGV[1], 'done')
+if ARGV[2] ~= '' then redis.call('RPUSH', KEYS[3], ARGV[2]) end
+keep(KEYS[2])
+keep(KEYS[3])
 return 1
 """
+)
+
+# KEYS: meta outcome done
+_FINISH = (
+    _KEEP
+    + """
+if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+redis.call('SET', KEYS[2], ARGV[1])
+redis.call('RPUSH', KEYS[3], '1')
+keep(KEYS[2])
+keep(KEYS[3])
+return 1
+"""
+)
+
+# KEYS: meta exceptions
+_SAVE_EXCEPTION = (
+    _KEEP
+    + """
+if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+keep(KEYS[2])
+return 1
+"""
+)
 
 # KEYS: the family set; ARGV: prefix, root, seconds, then the key suffixes
 _RETIRE = """
@@ -185,6 +247,8 @@ class RedisStore:
         self._claim = self.redis.register_script(_CLAIM)
         self._extend = self.redis.register_script(_EXTEND)
         self._complete = self.redis.register_script(_COMPLETE)
+        self._finish = self.redis.register_script(_FINISH)
+        self._save_exception = self.redis.register_script(_SAVE_EXCEPTION)
         self._retire = self.redis.register_script(_RETIRE)
 
     def key(self, flow_id: str, kind: str) -> str:
@@ -197,9 +261,10 @@ class RedisStore:
 
     def create(self, flow_id: str, meta: FlowMeta, state: Mapping[str, Any]) -> bool:
         keys = [*self._keys(flow_id, "meta", "snap", "snapseq", "seq", "nodes")]
-        keys.append(self.key(meta.root, "family"))
+        keys += [self.key(meta.root, "family"), self.key(meta.root, "meta")]
         owner = json.dumps(list(meta.owner)) if meta.owner else ""
-        args = [meta.flow, meta.root, owner, json.dumps(state), flow_id]
+        sub = "1" if meta.root != flow_id else ""
+        args = [meta.flow, meta.root, owner, json.dumps(state), flow_id, sub]
         return bool(self._call(lambda: self._create(keys=keys, args=args)))
 
     def meta(self, flow_id: str) -> FlowMeta | None:
@@ -213,7 +278,7 @@ class RedisStore:
     def enter(
         self, flow_id: str, token: str, event: Mapping[str, Any] | None, lease: float
     ) -> Entered | None:
-        keys = self._keys(flow_id, "inbox", "lease", "seq", "outbox", "jbytes", "meta", "nodes")
+        keys = self._keys(flow_id, "meta", "inbox", "lease", "seq", "outbox", "jbytes", "nodes")
         args: list[str | int] = [
             json.dumps(event) if event is not None else "",
             token,
@@ -231,8 +296,10 @@ class RedisStore:
         )
 
     def load(self, flow_id: str, have: int, snapshot_seq: int) -> Loaded:
-        keys = self._keys(flow_id, "snapseq", "snap", "journal")
+        keys = self._keys(flow_id, "meta", "snapseq", "snap", "journal")
         got = self._call(lambda: self._load(keys=keys, args=[have, snapshot_seq]))
+        if got == -1:
+            raise NoSuchFlow(f"no flow {flow_id!r} in the flow store {self.url}")
         snapseq, snapshot, deltas = got
         return Loaded(
             int(snapseq),
@@ -242,7 +309,18 @@ class RedisStore:
         )
 
     def commit(self, flow_id: str, token: str, commit: Commit, lease: float) -> None:
-        kinds = ("lease", "seq", "journal", "jbytes", "inbox", "outbox", "snap", "snapseq", "nodes")
+        kinds = (
+            "meta",
+            "lease",
+            "seq",
+            "journal",
+            "jbytes",
+            "inbox",
+            "outbox",
+            "snap",
+            "snapseq",
+            "nodes",
+        )
         args: list[Any] = [
             token,
             commit.seq,
@@ -260,12 +338,24 @@ class RedisStore:
             raise LeaseLost(f"flow {flow_id}: the step's lease expired before it committed")
 
     def outbox(self, flow_id: str) -> list[dict[str, Any]]:
-        raw = self._call(lambda: self.redis.hgetall(self.key(flow_id, "outbox")))
+        def read() -> tuple[int, dict[bytes, bytes]]:
+            with self.redis.pipeline() as pipe:
+                pipe.exists(self.key(flow_id, "meta"))
+                pipe.hgetall(self.key(flow_id, "outbox"))
+                exists, raw = pipe.execute()
+            return int(exists), raw
+
+        exists, raw = self._call(read)
+        if not exists:
+            raise NoSuchFlow(f"no flow {flow_id!r} in the flow store {self.url}")
         return sorted((json.loads(v) for v in raw.values()), key=lambda a: _order(a["id"]))
 
     def leave(self, flow_id: str, token: str, published: Sequence[str]) -> int:
-        keys = self._keys(flow_id, "lease", "outbox", "inbox")
-        return int(self._call(lambda: self._leave(keys=keys, args=[token, *published])))
+        keys = self._keys(flow_id, "meta", "lease", "outbox", "inbox")
+        left = int(self._call(lambda: self._leave(keys=keys, args=[token, *published])))
+        if left == -1:
+            raise NoSuchFlow(f"no flow {flow_id!r} in the flow store {self.url}")
+        return left
 
     # --- nodes ---------------------------------------------------------------------------------
 
@@ -293,27 +383,26 @@ class RedisStore:
         return Claim(_text(verdict), wait / 1000)
 
     def extend(self, flow_id: str, node_id: str, token: str, lease: float) -> bool:
-        keys = [self.key(flow_id, "nodes")]
-        return bool(self._call(lambda: self._extend(keys=keys, args=[node_id, token, _ms(lease)])))
+        keys = self._keys(flow_id, "meta", "nodes")
+        done = self._call(lambda: self._extend(keys=keys, args=[node_id, token, _ms(lease)]))
+        if done == -1:
+            raise NoSuchFlow(f"no flow {flow_id!r} in the flow store {self.url}")
+        return bool(done)
 
     def complete(self, flow_id: str, node_id: str, event: Mapping[str, Any] | None) -> bool:
-        keys = self._keys(flow_id, "nodes", "inbox")
+        keys = self._keys(flow_id, "meta", "nodes", "inbox")
         args = [node_id, json.dumps(event) if event is not None else ""]
-        return bool(self._call(lambda: self._complete(keys=keys, args=args)))
+        done = self._call(lambda: self._complete(keys=keys, args=args))
+        if done == -1:
+            raise NoSuchFlow(f"no flow {flow_id!r} in the flow store {self.url}")
+        return bool(done)
 
     # --- ends ----------------------------------------------------------------------------------
 
     def finish(self, flow_id: str, outcome: Mapping[str, Any]) -> None:
-        value = json.dumps(outcome)
-        done = self.key(flow_id, "done")
-
-        def write() -> None:
-            with self.redis.pipeline() as pipe:
-                pipe.set(self.key(flow_id, "outcome"), value)
-                pipe.rpush(done, "1")
-                pipe.execute()
-
-        self._call(write)
+        keys = self._keys(flow_id, "meta", "outcome", "done")
+        if self._call(lambda: self._finish(keys=keys, args=[json.dumps(outcome)])) == -1:
+            raise NoSuchFlow(f"no flow {flow_id!r} in the flow store {self.url}")
 
     def outcome(self, flow_id: str, timeout: float | None) -> dict[str, Any] | None:
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -336,8 +425,10 @@ class RedisStore:
         self._call(lambda: self._retire(keys=keys, args=args))
 
     def save_exception(self, flow_id: str, node_id: str, record: Mapping[str, Any]) -> None:
-        key = self.key(flow_id, "exceptions")
-        self._call(lambda: self.redis.hset(key, node_id, json.dumps(record)))
+        keys = self._keys(flow_id, "meta", "exceptions")
+        args = [node_id, json.dumps(record)]
+        if self._call(lambda: self._save_exception(keys=keys, args=args)) == -1:
+            raise NoSuchFlow(f"no flow {flow_id!r} in the flow store {self.url}")
 
     def exception(self, flow_id: str, node_id: str) -> dict[str, Any] | None:
         raw = self._call(lambda: self.redis.hget(self.key(flow_id, "exceptions"), node_id))

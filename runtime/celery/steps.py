@@ -416,9 +416,12 @@ class Stepper:
             self.store.retire(flow_id, self.retention)
             return
         parent_id, node_id = meta.owner
-        self.complete(
-            parent_id, node_id, NodeFinished(node_id) if action["ok"] else NodeFailed(node_id)
-        )
+        parent = self.meta(parent_id)
+        if parent is not None and meta.flow in self.system.flow(parent.flow).nowait:
+            self.complete(parent_id, node_id, None)  # its parent does not wait for it
+            return
+        event: Event = NodeFinished(node_id) if action["ok"] else NodeFailed(node_id)
+        self.complete(parent_id, node_id, event)
 
     def complete(self, flow_id: str, node_id: str, event: Event | None) -> None:
         """Record a node's outcome (once; None for a nowait node) and step its flow."""

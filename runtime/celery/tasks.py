@@ -172,7 +172,7 @@ def run_node(driver: Driver, task: Task, job: dict[str, Any]) -> Any:
             driver.record(job["flow_name"], flow_id, node_id, None if nowait else event, token)
     if outcome.kind == "retry":
         attempt = run.attempt + (1 if outcome.counted else 0)
-        with contextlib.suppress(StoreError):  # hold the node through the countdown
+        with contextlib.suppress(StoreError, NoSuchFlow):  # hold the node through the countdown
             driver.store.extend(flow_id, node_id, token, outcome.countdown + CLAIM_SECONDS)
         raise task.retry(
             kwargs={**job, "attempt": attempt, "claim": token},

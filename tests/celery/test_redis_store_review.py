@@ -69,13 +69,6 @@ EAGER = system(
 )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="retire() sets a TTL once; later writes to the family use SET (which drops a TTL: "
-    "seq, snap, snapseq, outcome) or create keys afresh (done, journal, inbox, outbox, a new "
-    "sub-flow's keys): a nowait sub-flow ending after its top-level flow, and the parent step "
-    "its end triggers, leave keys that never expire",
-)
 def test_a_nowait_sub_flow_that_ends_after_its_flow_leaves_no_immortal_keys(
     client: redis.Redis, store: RedisStore
 ) -> None:
@@ -90,11 +83,6 @@ def test_a_nowait_sub_flow_that_ends_after_its_flow_leaves_no_immortal_keys(
     assert not _immortal(client)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a task still running when its flow failed eagerly completes after retire(): the "
-    "step it triggers commits with SET seq, which drops the key's TTL for ever",
-)
 def test_a_late_completion_after_an_eager_failure_leaves_no_immortal_keys(
     client: redis.Redis, store: RedisStore
 ) -> None:
@@ -135,13 +123,6 @@ def _answer(operation: Callable[[FlowStore], Any], flow_store: FlowStore) -> str
         return f"raises {type(exc).__name__}"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="MemoryStore raises NoSuchFlow for a flow it does not know (or that expired); "
-    "RedisStore's scripts do not look: complete, finish and save_exception create keys that "
-    "never expire (a task or sub-flow ending after its flow's retention), extend, leave, "
-    "outbox and load answer as if the flow were empty",
-)
 @pytest.mark.parametrize("name", list(OPS))
 def test_both_stores_answer_alike_for_a_flow_they_do_not_know(
     name: str, client: redis.Redis, store: RedisStore
@@ -155,11 +136,6 @@ def test_both_stores_answer_alike_for_a_flow_they_do_not_know(
 # --- 3. a flow after its retention ------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="MemoryStore's meta, outcome, exception and claim ignore a retired flow's expiry "
-    "(test_journal even asserts the outcome survives it); in Redis every key has expired",
-)
 def test_both_stores_forget_a_flow_after_its_retention(store: RedisStore) -> None:
     memory = MemoryStore()
     answers: list[dict[str, Any]] = []
@@ -197,12 +173,6 @@ def test_both_stores_forget_a_flow_after_its_retention(store: RedisStore) -> Non
 # --- 4. a top-level flow in its own family -------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="_CREATE compares KEYS[6] (the root's family key) with KEYS[1] (the flow's meta "
-    "key), which always differ: every top-level flow is added to its own family, unlike "
-    "MemoryStore, and gets one more key",
-)
 def test_a_top_level_flow_is_not_a_member_of_its_own_family(
     client: redis.Redis, store: RedisStore
 ) -> None:
