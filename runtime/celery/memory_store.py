@@ -47,7 +47,7 @@ class _Flow:
     retried: int = 0
     outcome: dict[str, Any] | None = None
     exceptions: dict[str, str] = field(default_factory=dict)
-    check_until: float = 0.0
+    check: tuple[str, float] | None = None  # the safety net's claim: (token, expiry)
     expires: float | None = None
 
 
@@ -277,21 +277,26 @@ class MemoryStore:
             text = flow.exceptions.get(node_id) if flow is not None else None
             return json.loads(text) if text is not None else None
 
-    def claim_check(self, flow_id: str, seconds: float) -> bool:
+    def claim_check(self, flow_id: str, seconds: float, token: str) -> bool:
         with self._lock:
             self._op("claim_check")
             flow = self._flow(flow_id)
-            if flow.check_until > self.now():
+            if flow.check is not None and flow.check[1] > self.now():
                 return False
-            flow.check_until = self.now() + seconds
+            flow.check = (token, self.now() + seconds)
             return True
 
-    def release_check(self, flow_id: str) -> None:
+    def release_check(self, flow_id: str, token: str | None) -> bool:
         with self._lock:
             self._op("release_check")
             flow = self._live(flow_id)
-            if flow is not None:
-                flow.check_until = 0.0
+            if flow is None:
+                return False
+            live = flow.check is not None and flow.check[1] > self.now()
+            if token is not None and live and flow.check is not None and flow.check[0] != token:
+                return False
+            flow.check = None
+            return True
 
     def close(self) -> None:
         """Nothing to close."""
@@ -303,7 +308,7 @@ class MemoryStore:
         with self._lock:
             for flow in self.flows.values():
                 flow.lease = None
-                flow.check_until = 0.0
+                flow.check = None
                 for node_id, held in list(flow.nodes.items()):
                     if held != "done":
                         del flow.nodes[node_id]

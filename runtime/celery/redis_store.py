@@ -220,6 +220,14 @@ return 1
 """
 )
 
+# KEYS: check; ARGV: the releasing check's token ('' releases whatever holds it)
+_RELEASE_CHECK = """
+local holder = redis.call('GET', KEYS[1])
+if ARGV[1] ~= '' and holder and holder ~= ARGV[1] then return 0 end
+redis.call('DEL', KEYS[1])
+return 1
+"""
+
 # KEYS: the family set; ARGV: prefix, root, seconds, then the key suffixes
 _RETIRE = """
 local ids = redis.call('SMEMBERS', KEYS[1])
@@ -248,6 +256,7 @@ class RedisStore:
         self._extend = self.redis.register_script(_EXTEND)
         self._complete = self.redis.register_script(_COMPLETE)
         self._finish = self.redis.register_script(_FINISH)
+        self._release_check = self.redis.register_script(_RELEASE_CHECK)
         self._save_exception = self.redis.register_script(_SAVE_EXCEPTION)
         self._retire = self.redis.register_script(_RETIRE)
 
@@ -434,12 +443,13 @@ class RedisStore:
         raw = self._call(lambda: self.redis.hget(self.key(flow_id, "exceptions"), node_id))
         return json.loads(raw) if raw is not None else None
 
-    def claim_check(self, flow_id: str, seconds: float) -> bool:
+    def claim_check(self, flow_id: str, seconds: float, token: str) -> bool:
         key = self.key(flow_id, "check")
-        return bool(self._call(lambda: self.redis.set(key, "1", nx=True, px=_ms(seconds))))
+        return bool(self._call(lambda: self.redis.set(key, token, nx=True, px=_ms(seconds))))
 
-    def release_check(self, flow_id: str) -> None:
-        self._call(lambda: self.redis.delete(self.key(flow_id, "check")))
+    def release_check(self, flow_id: str, token: str | None) -> bool:
+        keys = [self.key(flow_id, "check")]
+        return bool(self._call(lambda: self._release_check(keys=keys, args=[token or ""])))
 
     def close(self) -> None:
         """Close the connections."""

@@ -59,6 +59,9 @@ CACHE_BYTES = 64 * 1024 * 1024
 # snapshots cost O(1) per change, amortised) and than this many bytes.
 SNAPSHOT_MIN_BYTES = 16_384
 ENDED = ("succeeded", "failed")  # a flow's status once it has ended
+# The safety net looks at a flow again after `safety_net` seconds while it changes, backing off
+# (doubling) to this while it waits without a change.
+CHECK_MAX_SECONDS = 300.0
 
 
 class Publisher(Protocol):
@@ -73,8 +76,9 @@ class Publisher(Protocol):
     def timer(self, flow_name: str, flow_id: str, after: float) -> None:
         """Send a flow a wake-up after `after` seconds (a flow retry's countdown)."""
 
-    def check(self, flow_name: str, flow_id: str, after: float) -> None:
-        """Send the flow's next safety-net check after `after` seconds."""
+    def check(self, flow_name: str, flow_id: str, after: float, mark: str) -> None:
+        """Send the flow's next safety-net check after `after` seconds; the check gives `mark`
+        back to `Stepper.check`."""
 
 
 @dataclass(slots=True)
@@ -191,14 +195,19 @@ class Stepper:
                 published; the rest stays pending for a later step (decisions.md, runtime 5).
             NoSuchFlow: the store does not know the flow.
         """
+        return self._step(flow_id, event)[0]
+
+    def _step(self, flow_id: str, event: Event | None) -> tuple[str | None, int | None]:
+        """`step`, and the flow's step number after it (None when another worker held it)."""
         token = uuid.uuid4().hex
         pending = event_json(event) if event is not None else None
         status: str | None = None
+        seq: int | None = None
         while True:
             entered = self.store.enter(flow_id, token, pending, self.lease)
             pending = None
             if entered is None:
-                return status
+                return status, seq
             published: list[str] = []
             try:
                 status, error = self._under_lease(flow_id, token, entered, published)
@@ -213,8 +222,10 @@ class Stepper:
             left = self.store.leave(flow_id, token, published)
             if error is not None:
                 raise error
+            held = self._held.get(flow_id)
+            seq = held.seq if held is not None and entered.events else entered.seq
             if not left:
-                return status
+                return status, seq
 
     def _under_lease(
         self, flow_id: str, token: str, entered: Entered, published: list[str]
@@ -257,7 +268,7 @@ class Stepper:
             self.publish(meta, flow_id, action)
             published.append(action["id"])
         if recheck and state.status == RUNNING:
-            self.schedule_check(meta, flow_id, max(recheck[-1], self.safety_net))
+            self.schedule_check(meta, flow_id, max(recheck[-1], self.safety_net), held.seq)
         return state.status, error
 
     def _hold(self, flow_id: str, seq: int) -> _Held:
@@ -429,21 +440,40 @@ class Stepper:
         if self.store.complete(flow_id, node_id, data) and event is not None:
             self.step(flow_id)
 
-    def schedule_check(self, meta: FlowMeta, flow_id: str, after: float) -> None:
-        """Make sure one safety-net check of the flow is on its way."""
-        if self.store.claim_check(flow_id, after + 60):  # released when it runs
-            self.publisher.check(meta.flow, flow_id, after)
+    def schedule_check(self, meta: FlowMeta, flow_id: str, after: float, seq: int) -> None:
+        """Make sure one safety-net check of the flow is on its way (one chain per flow)."""
+        token = uuid.uuid4().hex
+        if self.store.claim_check(flow_id, after + 60, token):  # released when it comes
+            self.publisher.check(meta.flow, flow_id, after, f"{token}:{after}:{seq}")
 
-    def check(self, flow_id: str) -> None:
+    def check(self, flow_id: str, mark: str = "") -> None:
         """The safety net: step the flow (applying what a dead stepper left pending and
-        publishing what it left in the outbox), and look again later while it runs."""
-        self.store.release_check(flow_id)
+        publishing what it left in the outbox), and look again later while it runs: soon while
+        it changes or another worker holds it, less and less often while it waits."""
+        token, after, seq = _mark(mark)
+        mine = self.store.release_check(flow_id, token)
         meta = self.meta(flow_id)
         if meta is None:
             return
-        status = self.step(flow_id)
-        if status not in ENDED:
-            self.schedule_check(meta, flow_id, self.safety_net)
+        status, now = self._step(flow_id, None)
+        if not mine or status in ENDED:
+            return  # a stray check (another chain is on its way), or nothing left to watch
+        waiting = now is not None and now == seq
+        delay = min(2 * after, CHECK_MAX_SECONDS) if waiting else self.safety_net
+        self.schedule_check(
+            meta, flow_id, max(delay, self.safety_net), now if now is not None else -1
+        )
+
+
+def _mark(mark: str) -> tuple[str | None, float, int]:
+    """A check's token, delay and the step number it was scheduled at ("" for a check sent by
+    an older runtime: no token, no back-off)."""
+    token, _, rest = mark.partition(":")
+    after, _, seq = rest.partition(":")
+    try:
+        return token or None, float(after), int(seq)
+    except ValueError:
+        return token or None, 0.0, -2
 
 
 def encode(state: FlowState, meta: FlowMeta, action: Any) -> dict[str, Any]:

@@ -173,11 +173,14 @@ class FlowStore(Protocol):
     def exception(self, flow_id: str, node_id: str) -> dict[str, Any] | None:
         """A failed task's exception record."""
 
-    def claim_check(self, flow_id: str, seconds: float) -> bool:
-        """True for the one step that may schedule the flow's next safety-net check."""
+    def claim_check(self, flow_id: str, seconds: float, token: str) -> bool:
+        """True for the one step that may schedule the flow's next safety-net check (for
+        `seconds`, as `token`): a flow has one chain of checks at a time."""
 
-    def release_check(self, flow_id: str) -> None:
-        """The scheduled check has run: the next step may schedule another."""
+    def release_check(self, flow_id: str, token: str | None) -> bool:
+        """The check `token` scheduled has come: release its claim; False when the claim is
+        another check's (this one is a stray: it must not schedule the next). None releases
+        whatever holds it."""
 
     def close(self) -> None:
         """Close the store's connections."""

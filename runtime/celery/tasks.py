@@ -79,8 +79,8 @@ class CeleryPublisher:
     def timer(self, flow_name: str, flow_id: str, after: float) -> None:
         self._dispatch(flow_name, flow_id, "timer", after)
 
-    def check(self, flow_name: str, flow_id: str, after: float) -> None:
-        self._dispatch(flow_name, flow_id, "check", after)
+    def check(self, flow_name: str, flow_id: str, after: float, mark: str) -> None:
+        self._dispatch(flow_name, flow_id, f"check:{mark}", after)
 
     def _dispatch(self, flow_name: str, flow_id: str, event: str, after: float | None) -> None:
         self.driver.dispatcher.apply_async(
@@ -95,8 +95,8 @@ def dispatch(driver: Driver, task: Task, flow_id: str, event: str) -> Any:
     """The dispatcher task: one flow event."""
     stepper = driver.stepper
     try:
-        if event == "check":
-            stepper.check(flow_id)
+        if event == "check" or event.startswith("check:"):
+            stepper.check(flow_id, event[len("check:") :])
         elif event.startswith("node-"):  # a task's outcome its worker could not record
             kind, _, node_id = event[len("node-") :].partition(":")
             outcome = NodeFinished(node_id) if kind == "finished" else NodeFailed(node_id)

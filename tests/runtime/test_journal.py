@@ -84,8 +84,8 @@ class Broker:
     def timer(self, flow_name: str, flow_id: str, after: float) -> None:
         self._send(("timer", flow_id, ""))
 
-    def check(self, flow_name: str, flow_id: str, after: float) -> None:
-        self._send(("check", flow_id, ""))
+    def check(self, flow_name: str, flow_id: str, after: float, mark: str) -> None:
+        self._send(("check", flow_id, mark))
 
 
 @dataclass
@@ -133,7 +133,7 @@ class Cluster:
             elif kind == "timer":
                 stepper.step(flow_id, Timer())
             else:
-                stepper.check(flow_id)
+                stepper.check(flow_id, node_id)  # a check message carries its mark
         except Crash:
             # The worker died: its message is redelivered (acks late), its leases and claims
             # lapse in time, and a new worker process (an empty cache) takes its place.
