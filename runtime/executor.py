@@ -432,7 +432,7 @@ class Executor:
         elif isinstance(action, StartTask | StartFlow):
             self._start_node(state, action)
         elif isinstance(action, WakeUp):
-            self._push(action.after, _FlowEvent(state.id, Timer()))
+            self._push(action.after, _FlowEvent(state.id, Timer(state.retried)))
         elif isinstance(action, FlowFinished | FlowFailed):
             self._flow_ended(state, action)
 

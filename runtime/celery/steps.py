@@ -73,8 +73,9 @@ class Publisher(Protocol):
     def start(self, flow_name: str, flow_id: str) -> None:
         """Send a flow's start (a new flow or a sub-flow, throttled as its flow says)."""
 
-    def timer(self, flow_name: str, flow_id: str, after: float) -> None:
-        """Send a flow a wake-up after `after` seconds (a flow retry's countdown)."""
+    def timer(self, flow_name: str, flow_id: str, after: float, retried: int | None) -> None:
+        """Send a flow a wake-up after `after` seconds (the countdown of flow retry
+        `retried`)."""
 
     def check(self, flow_name: str, flow_id: str, after: float, mark: str) -> None:
         """Send the flow's next safety-net check after `after` seconds; the check gives `mark`
@@ -97,7 +98,7 @@ def event_json(event: Event) -> dict[str, Any]:
     if isinstance(event, Start):
         return {"kind": "start"}
     if isinstance(event, Timer):
-        return {"kind": "timer"}
+        return {"kind": "timer", "retried": event.retried}
     kind = "finished" if isinstance(event, NodeFinished) else "failed"
     return {"kind": kind, "node": event.node_id}
 
@@ -107,7 +108,8 @@ def _event(data: Mapping[str, Any]) -> Event:
     if kind == "start":
         return Start()
     if kind == "timer":
-        return Timer()
+        retried = data.get("retried")
+        return Timer(int(retried) if retried is not None else None)
     if kind == "finished":
         return NodeFinished(str(data["node"]))
     if kind == "failed":
@@ -413,7 +415,7 @@ class Stepper:
             self.create(sub.id, sub, FlowMeta(action["name"], meta.root, (flow_id, sub.id)))
             self.publisher.start(action["name"], sub.id)
         elif kind == "timer":
-            self.publisher.timer(meta.flow, flow_id, action["after"])
+            self.publisher.timer(meta.flow, flow_id, action["after"], action.get("retried"))
         elif kind == "end":
             self.end(meta, flow_id, action)
 
@@ -497,7 +499,12 @@ def encode(state: FlowState, meta: FlowMeta, action: Any) -> dict[str, Any]:
             "selective": dict(action.selective) if action.selective is not None else None,
         }
     if isinstance(action, WakeUp):
-        return {"id": f"{state.id}:wake:{state.retried}", "kind": "timer", "after": action.after}
+        return {
+            "id": f"{state.id}:wake:{state.retried}",
+            "kind": "timer",
+            "after": action.after,
+            "retried": state.retried,
+        }
     if isinstance(action, FlowFinished | FlowFailed):
         return {
             "id": f"{state.id}:end",

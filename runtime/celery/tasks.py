@@ -76,8 +76,10 @@ class CeleryPublisher:
     def start(self, flow_name: str, flow_id: str) -> None:
         self._dispatch(flow_name, flow_id, "start", self._throttle.delay(flow_name))
 
-    def timer(self, flow_name: str, flow_id: str, after: float) -> None:
-        self._dispatch(flow_name, flow_id, "timer", after)
+    def timer(self, flow_name: str, flow_id: str, after: float, retried: int | None) -> None:
+        self._dispatch(
+            flow_name, flow_id, f"timer:{retried}" if retried is not None else "timer", after
+        )
 
     def check(self, flow_name: str, flow_id: str, after: float, mark: str) -> None:
         self._dispatch(flow_name, flow_id, f"check:{mark}", after)
@@ -102,7 +104,7 @@ def dispatch(driver: Driver, task: Task, flow_id: str, event: str) -> Any:
             outcome = NodeFinished(node_id) if kind == "finished" else NodeFailed(node_id)
             stepper.complete(flow_id, node_id, outcome)
         else:
-            stepper.step(flow_id, Start() if event == "start" else Timer())
+            stepper.step(flow_id, Start() if event == "start" else _timer(event))
     except NoSuchFlow as exc:
         # Never started here, or removed after its retention: nothing to do, for ever.
         _log.warning("dropped %s for flow %s: %s", event, flow_id, exc)
@@ -112,6 +114,12 @@ def dispatch(driver: Driver, task: Task, flow_id: str, event: str) -> Any:
         driver.tracer("DISPATCHER_RETRY", {"flow_id": flow_id, "what": str(exc)})
         raise task.retry(countdown=CELERY_RETRIES.countdown, exc=exc) from exc
     return {"selinonc": "dispatched", "flow_id": flow_id}
+
+
+def _timer(event: str) -> Timer:
+    """A "timer" or "timer:<flow retry>" event."""
+    _, _, retried = event.partition(":")
+    return Timer(int(retried) if retried.isdigit() else None)
 
 
 @contextlib.contextmanager

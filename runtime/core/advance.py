@@ -143,7 +143,8 @@ class _Step:
     def run(self, event: Event) -> None:
         state = self.state
         if isinstance(event, Start | Timer):
-            if not (state.status == NEW or (state.status == RETRYING and isinstance(event, Timer))):
+            waking = isinstance(event, Timer) and event.retried in (None, state.retried)
+            if not (state.status == NEW or (state.status == RETRYING and waking)):
                 return  # a duplicate start, or a wake-up nothing waits for
             state.put("status", RUNNING)
             self.trace("FLOW_START", retried_count=state.retried)

@@ -33,7 +33,10 @@ class NodeFailed:
 
 @dataclass(frozen=True, slots=True)
 class Timer:
-    """A wake-up the core asked for with `WakeUp`."""
+    """A wake-up the core asked for with `WakeUp`; `retried` says which flow retry it wakes
+    (a late duplicate of an earlier one's is ignored), None: whichever is waiting."""
+
+    retried: int | None = None
 
 
 Event = Start | NodeFinished | NodeFailed | Timer

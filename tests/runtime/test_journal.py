@@ -81,8 +81,8 @@ class Broker:
     def start(self, flow_name: str, flow_id: str) -> None:
         self._send(("start", flow_id, ""))
 
-    def timer(self, flow_name: str, flow_id: str, after: float) -> None:
-        self._send(("timer", flow_id, ""))
+    def timer(self, flow_name: str, flow_id: str, after: float, retried: int | None) -> None:
+        self._send(("timer", flow_id, str(retried)))
 
     def check(self, flow_name: str, flow_id: str, after: float, mark: str) -> None:
         self._send(("check", flow_id, mark))
@@ -131,7 +131,7 @@ class Cluster:
             elif kind == "start":
                 stepper.step(flow_id, Start())
             elif kind == "timer":
-                stepper.step(flow_id, Timer())
+                stepper.step(flow_id, Timer(int(node_id) if node_id.isdigit() else None))
             else:
                 stepper.check(flow_id, node_id)  # a check message carries its mark
         except Crash:
