@@ -295,8 +295,7 @@ class RedisStore:
             BATCH,
         ]
         got = self._call(lambda: self._enter(keys=keys, args=args))
-        if got == -1:
-            raise NoSuchFlow(f"no flow {flow_id!r} in the flow store {self.url}")
+        self._known(flow_id, got)
         if not got:
             return None
         seq, events, outbox, jbytes, status = got
@@ -307,8 +306,7 @@ class RedisStore:
     def load(self, flow_id: str, have: int, snapshot_seq: int) -> Loaded:
         keys = self._keys(flow_id, "meta", "snapseq", "snap", "journal")
         got = self._call(lambda: self._load(keys=keys, args=[have, snapshot_seq]))
-        if got == -1:
-            raise NoSuchFlow(f"no flow {flow_id!r} in the flow store {self.url}")
+        self._known(flow_id, got)
         snapseq, snapshot, deltas = got
         return Loaded(
             int(snapseq),
@@ -355,15 +353,13 @@ class RedisStore:
             return int(exists), raw
 
         exists, raw = self._call(read)
-        if not exists:
-            raise NoSuchFlow(f"no flow {flow_id!r} in the flow store {self.url}")
+        self._known(flow_id, exists or -1)
         return sorted((json.loads(v) for v in raw.values()), key=lambda a: _order(a["id"]))
 
     def leave(self, flow_id: str, token: str, published: Sequence[str]) -> int:
         keys = self._keys(flow_id, "meta", "lease", "outbox", "inbox")
         left = int(self._call(lambda: self._leave(keys=keys, args=[token, *published])))
-        if left == -1:
-            raise NoSuchFlow(f"no flow {flow_id!r} in the flow store {self.url}")
+        self._known(flow_id, left)
         return left
 
     # --- nodes ---------------------------------------------------------------------------------
@@ -394,24 +390,23 @@ class RedisStore:
     def extend(self, flow_id: str, node_id: str, token: str, lease: float) -> bool:
         keys = self._keys(flow_id, "meta", "nodes")
         done = self._call(lambda: self._extend(keys=keys, args=[node_id, token, _ms(lease)]))
-        if done == -1:
-            raise NoSuchFlow(f"no flow {flow_id!r} in the flow store {self.url}")
+        self._known(flow_id, done)
         return bool(done)
 
     def complete(self, flow_id: str, node_id: str, event: Mapping[str, Any] | None) -> bool:
         keys = self._keys(flow_id, "meta", "nodes", "inbox")
         args = [node_id, json.dumps(event) if event is not None else ""]
         done = self._call(lambda: self._complete(keys=keys, args=args))
-        if done == -1:
-            raise NoSuchFlow(f"no flow {flow_id!r} in the flow store {self.url}")
+        self._known(flow_id, done)
         return bool(done)
 
     # --- ends ----------------------------------------------------------------------------------
 
     def finish(self, flow_id: str, outcome: Mapping[str, Any]) -> None:
         keys = self._keys(flow_id, "meta", "outcome", "done")
-        if self._call(lambda: self._finish(keys=keys, args=[json.dumps(outcome)])) == -1:
-            raise NoSuchFlow(f"no flow {flow_id!r} in the flow store {self.url}")
+        self._known(
+            flow_id, self._call(lambda: self._finish(keys=keys, args=[json.dumps(outcome)]))
+        )
 
     def outcome(self, flow_id: str, timeout: float | None) -> dict[str, Any] | None:
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -436,8 +431,7 @@ class RedisStore:
     def save_exception(self, flow_id: str, node_id: str, record: Mapping[str, Any]) -> None:
         keys = self._keys(flow_id, "meta", "exceptions")
         args = [node_id, json.dumps(record)]
-        if self._call(lambda: self._save_exception(keys=keys, args=args)) == -1:
-            raise NoSuchFlow(f"no flow {flow_id!r} in the flow store {self.url}")
+        self._known(flow_id, self._call(lambda: self._save_exception(keys=keys, args=args)))
 
     def exception(self, flow_id: str, node_id: str) -> dict[str, Any] | None:
         raw = self._call(lambda: self.redis.hget(self.key(flow_id, "exceptions"), node_id))
@@ -450,6 +444,11 @@ class RedisStore:
     def release_check(self, flow_id: str, token: str | None) -> bool:
         keys = [self.key(flow_id, "check")]
         return bool(self._call(lambda: self._release_check(keys=keys, args=[token or ""])))
+
+    def _known(self, flow_id: str, answer: Any) -> None:
+        """A script's answer -1: the store has no such flow."""
+        if answer == -1:
+            raise NoSuchFlow(f"no flow {flow_id!r} in the flow store {self.url}")
 
     def close(self) -> None:
         """Close the connections."""
