@@ -418,7 +418,7 @@ def bench(port: int) -> int:
             handles = [selinonc_celery.run_flow(name, app=app) for _ in range(count)]
             for handle in handles:
                 status = handle.wait(_timeout(size))
-                if status != "success":
+                if status != "succeeded":
                     raise RunFailed(f"flow {name} ({handle.id}) ended {status}")
 
         return run

@@ -37,7 +37,7 @@ from selinonc.runtime.core.events import (
     WakeUp,
 )
 from selinonc.runtime.core.selective import SelectiveNoPathError
-from selinonc.runtime.core.state import FAILED, FlowState
+from selinonc.runtime.core.state import FAILED, SUCCEEDED, FlowState
 from selinonc.runtime.errors import (
     PlaceholderError,
     SelinoncError,
@@ -495,7 +495,7 @@ class Executor:
             record.result = {"finished_nodes": action.report.get("finished_nodes", {})}
             self._changed(record)
         if owner is None and record is None:  # the top-level flow
-            self._result = ("success" if ok else "failure", action.report, reason)
+            self._result = (SUCCEEDED if ok else FAILED, action.report, reason)
         elif owner is not None:
             parent_flow, node_id = owner
             event = NodeFinished(node_id) if ok else NodeFailed(node_id)

@@ -55,7 +55,7 @@ class NodeRecord:
 class RunReport:
     """What a run did: the top-level flow's outcome and every node.
 
-    `status` is "success" or "failure" when the flow ended, or why the run stopped before:
+    `status` is "succeeded" or "failed" when the flow ended, or why the run stopped before:
     "timeout" (the `timeout`), "node-limit" (the `max_nodes`) or "interrupted" (Ctrl-C).
     """
 

@@ -56,7 +56,7 @@ def observed(report: RunReport, executor: Executor) -> dict[str, Any]:
     for n in report.nodes.values():
         if n.kind == "flow" and n.status in ("succeeded", "failed"):
             subflows.setdefault(n.name, Counter())[
-                "success" if n.status == "succeeded" else "failure"
+                "succeeded" if n.status == "succeeded" else "failed"
             ] += 1
     results: dict[str, list[Any]] = {}
     for n in tasks:

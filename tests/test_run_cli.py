@@ -36,7 +36,7 @@ def test_run_on_the_yaml_reports_the_scenario_outcome(example: str, name: str) -
         env=EXAMPLE_ENV,
     )
     expect = scenario["expect"]
-    assert done.returncode == (0 if expect["outcome"] == "success" else 1), done.stderr
+    assert done.returncode == (0 if expect["outcome"] == "succeeded" else 1), done.stderr
     report = json.loads(done.stdout)
     assert report["status"] == expect["outcome"]
     assert report["flow"] == scenario["flow"]
@@ -65,7 +65,7 @@ def test_run_a_built_package_with_a_table_summary(example: str, tmp_path: Path) 
         cwd=EXAMPLES / example,
         env=EXAMPLE_ENV,
     )
-    assert done.returncode == (0 if scenario["expect"]["outcome"] == "success" else 1)
+    assert done.returncode == (0 if scenario["expect"]["outcome"] == "succeeded" else 1)
     assert "┃ node" in done.stdout  # the summary table
     last = done.stdout.strip().splitlines()[-1]
     assert last.startswith(f"flow {scenario['flow']}: {scenario['expect']['outcome']}")
@@ -151,7 +151,9 @@ def test_a_run_in_one_process_needs_no_queue_placeholder_variable(source: list[s
         text=True,
         check=False,
     )
-    assert done.returncode == (0 if scenario["expect"]["outcome"] == "success" else 1), done.stderr
+    assert done.returncode == (0 if scenario["expect"]["outcome"] == "succeeded" else 1), (
+        done.stderr
+    )
     assert json.loads(done.stdout)["status"] == scenario["expect"]["outcome"]
 
 

@@ -47,7 +47,7 @@ _MAX_ROWS = 200  # rows of the summary table; the middle of a longer run is coun
 
 DEFAULT_MAX_NODES = 10_000
 # The exit code of each way a run can end (documented in `selinonc run --help`).
-EXIT_CODES = {"success": 0, "failure": 1, "timeout": 3, "node-limit": 4, "interrupted": 130}
+EXIT_CODES = {"succeeded": 0, "failed": 1, "timeout": 3, "node-limit": 4, "interrupted": 130}
 
 
 class RunError(Exception):

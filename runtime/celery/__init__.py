@@ -100,7 +100,7 @@ class FlowHandle:
         self.flow_name = flow_name
 
     def wait(self, timeout: float | None = None) -> str:
-        """Block until the flow ends; return "success" or "failed".
+        """Block until the flow ends; return "succeeded" or "failed".
 
         Raises:
             TimeoutError: when it has not ended after `timeout` seconds.

@@ -45,7 +45,7 @@ from selinonc.runtime.core.events import (
     Trace,
     WakeUp,
 )
-from selinonc.runtime.core.state import FAILED, RUNNING, FlowState
+from selinonc.runtime.core.state import FAILED, RUNNING, SUCCEEDED, FlowState
 from selinonc.runtime.errors import StorageError
 from selinonc.runtime.runner import TraceHook
 from selinonc.runtime.tables import System
@@ -421,7 +421,7 @@ class Stepper:
 
     def end(self, meta: FlowMeta, flow_id: str, action: Mapping[str, Any]) -> None:
         """A flow ended: record its outcome; tell its parent, or retire a top-level flow."""
-        status = "success" if action["ok"] else "failed"
+        status = SUCCEEDED if action["ok"] else FAILED
         self.store.finish(
             flow_id, {"status": status, "report": action["report"], "reason": action["reason"]}
         )

@@ -87,7 +87,7 @@ def test_a_result_stored_in_postgresql_is_read_back_by_a_later_task(
     e2e: dict[str, Any], redis_worker: Any
 ) -> None:
     handle, status = _run(e2e, "store_and_read", {"order": 7})
-    assert status == "success"
+    assert status == "succeeded"
     produced = _result(handle, "Produce")
     assert produced["produced"] == {"order": 7}
     consumed = _result(handle, "Consume")  # stored in Redis
@@ -108,7 +108,7 @@ def test_a_foreach_over_100_items_then_a_task_that_reads_them_all(
     e2e: dict[str, Any], redis_worker: Any
 ) -> None:
     handle, status = _run(e2e, "fan_out", {"count": 100})
-    assert status == "success"
+    assert status == "succeeded"
     collected = _result(handle, "Collect")
     squares = sorted(item["square"] for item in collected["items"]["Item"])
     assert squares == [i * i for i in range(1, 101)]
@@ -116,7 +116,7 @@ def test_a_foreach_over_100_items_then_a_task_that_reads_them_all(
 
 def test_task_retries_until_the_task_succeeds(e2e: dict[str, Any], redis_worker: Any) -> None:
     handle, status = _run(e2e, "retries")
-    assert status == "success"
+    assert status == "succeeded"
     assert _result(handle, "Flaky") == {"attempts": 3}
 
 
@@ -124,7 +124,7 @@ def test_a_failure_runs_its_fallback_which_reads_the_exception(
     e2e: dict[str, Any], redis_worker: Any
 ) -> None:
     handle, status = _run(e2e, "fallback")
-    assert status == "success"
+    assert status == "succeeded"
     report = handle.outcome()["report"]
     assert report["handled_failures"].keys() == {"Explode"}
     assert _result(handle, "Recover") == {"recovered_from": "ValueError('exploded on purpose')"}
@@ -134,7 +134,7 @@ def test_a_sub_flow_gets_arguments_and_parent_and_passes_its_nodes_on(
     e2e: dict[str, Any], redis_worker: Any
 ) -> None:
     handle, status = _run(e2e, "parent", {"order": 9})
-    assert status == "success"
+    assert status == "succeeded"
     produced = _result(handle, "Produce")
     consumed = _result(handle, "Consume", flow="child")
     assert consumed == {"consumed": {"Produce": produced}, "node_args": {"order": 9}}
@@ -150,7 +150,7 @@ def test_a_flow_survives_a_worker_process_killed_in_the_middle_of_a_task(
     pid = int(wait_for(e2e["root"] / "slow.pid"))
     assert handle.state()["active_nodes"][0]["name"] == "Slow"
     os.kill(pid, signal.SIGKILL)
-    assert handle.wait(90) == "success"
+    assert handle.wait(90) == "succeeded"
     assert _result(handle, "Slow")["pid"] != pid  # it ran again, in another process
 
 
@@ -165,7 +165,7 @@ def test_an_unknown_flow_is_refused_and_wait_times_out(
     never = selinonc_celery.FlowHandle(handle.driver, "no-such-flow-id", "store_and_read")
     with pytest.raises(TimeoutError, match=r"did not end in 0.2 s"):
         never.wait(0.2)
-    assert handle.wait(60) == "success"
+    assert handle.wait(60) == "succeeded"
     assert handle.state()["status"] == "succeeded"
 
 
@@ -183,7 +183,7 @@ def test_flows_run_with_rabbitmq_as_the_broker(e2e: dict[str, Any]) -> None:
         try:
             driver = selinonc_celery.install(app, "e2epkg", store_url=env["E2E_STORE"])
             handle = selinonc_celery.run_flow("fan_out", {"count": 20}, app=app)
-            assert handle.wait(60) == "success"
+            assert handle.wait(60) == "succeeded"
             outcome = handle.outcome()
             assert outcome is not None
             finished = outcome["report"]["finished_nodes"]
@@ -240,14 +240,14 @@ def test_the_safety_net_publishes_what_a_dead_step_saved_but_never_sent(
         kwargs={"flow_id": flow_id, "event": "check"}, queue="e2e_dispatchers"
     )
     handle = selinonc_celery.FlowHandle(driver, flow_id, "store_and_read")
-    assert handle.wait(30) == "success"
+    assert handle.wait(30) == "succeeded"
 
 
 def test_a_nowait_task_runs_though_the_flow_does_not_wait_for_it(
     e2e: dict[str, Any], redis_worker: Any
 ) -> None:
     handle, status = _run(e2e, "with_nowait")
-    assert status == "success"
+    assert status == "succeeded"
     report = handle.outcome()["report"]
     (marker_id,) = report["nowait_nodes"]["Marker"]
     assert wait_for(e2e["root"] / f"marker-{marker_id}") == "with_nowait"
@@ -277,7 +277,7 @@ def test_a_sub_flow_task_reads_its_parent_s_result_from_a_storage_keyed_by_flow(
     e2e: dict[str, Any], redis_worker: Any
 ) -> None:
     handle, status = _run(e2e, "files_parent", {"n": 1})
-    assert status == "success"
+    assert status == "succeeded"
     produced = _result(handle, "ProduceFile")
     (path,) = (e2e["root"] / "files" / "files_parent" / "ProduceFile").glob("*.json")
     assert path.stem == produced["by"]

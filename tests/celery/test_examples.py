@@ -95,7 +95,7 @@ def test_every_flow_of_the_example_ends_as_its_scenario_says(example_app: tuple[
         outcome = handle.outcome()
         assert outcome is not None
         report = outcome["report"]
-        assert status == ("success" if expect["outcome"] == "success" else "failed"), name
+        assert status == ("succeeded" if expect["outcome"] == "succeeded" else "failed"), name
         counted = {k: len(v) for k, v in report["finished_nodes"].items()}
         assert counted == expect["finished_nodes"], name
         failed = {k: len(v) for k, v in report["failed_nodes"].items()}
@@ -141,7 +141,7 @@ def test_the_order_fulfilment_readme_runs_on_celery_as_written() -> None:
     assert done.returncode == 0, done.stdout + done.stderr
     lines = done.stdout.splitlines()
     assert lines[0].startswith("started fulfil_order as ")
-    assert lines[-1] == "fulfil_order: success"
+    assert lines[-1] == "fulfil_order: succeeded"
     # The README's queues are exactly the package's (no queue left without a worker).
     done = subprocess.run(
         [

@@ -77,7 +77,7 @@ def test_a_nowait_sub_flow_that_ends_after_its_flow_leaves_no_immortal_keys(
     lab.deliver(lab.fifo.take("start", top)[0])
     lab.deliver(lab.fifo.take("task")[0])  # A: top starts its nowait sub-flow, and ends
     outcome = store.outcome(top, 0)
-    assert outcome is not None and outcome["status"] == "success"
+    assert outcome is not None and outcome["status"] == "succeeded"
     assert not _immortal(client)  # retired: every key of the family has the retention
     lab.drain()  # the sub-flow runs B and ends; its end steps top once more
     assert not _immortal(client)
@@ -107,7 +107,7 @@ GONE = "0123456789abcdef0123456789abcdef"
 NODE = f"{GONE}.1"
 OPS: dict[str, Callable[[FlowStore], Any]] = {
     "complete": lambda s: s.complete(GONE, NODE, {"kind": "finished", "node": NODE}),
-    "finish": lambda s: s.finish(GONE, {"status": "success", "report": {}, "reason": None}),
+    "finish": lambda s: s.finish(GONE, {"status": "succeeded", "report": {}, "reason": None}),
     "save_exception": lambda s: s.save_exception(GONE, NODE, {"type": "ValueError"}),
     "extend": lambda s: s.extend(GONE, NODE, "token", 30),
     "leave": lambda s: s.leave(GONE, "token", ["x"]),
@@ -145,7 +145,7 @@ def test_both_stores_forget_a_flow_after_its_retention(store: RedisStore) -> Non
         state = FlowState(flow="top", id=flow_id).to_json()
         flow_store.create(flow_id, FlowMeta("top", flow_id, None), {"state": state})
         flow_store.save_exception(flow_id, node, {"type": "ValueError"})
-        flow_store.finish(flow_id, {"status": "success", "report": {}, "reason": None})
+        flow_store.finish(flow_id, {"status": "succeeded", "report": {}, "reason": None})
         flow_store.retire(flow_id, 1)
         answers.append(
             {

@@ -129,7 +129,7 @@ class Run:
     """What a part saw: outcomes, the nodes the flows report, every execution of a body."""
 
     seconds: float
-    statuses: dict[str, str]  # flow id -> "success", "failed" or "no outcome"
+    statuses: dict[str, str]  # flow id -> "succeeded", "failed" or "no outcome"
     reported: set[str]  # task node ids the flows (and their sub-flows) report finished
     executions: dict[str, list[dict[str, str]]]  # node id -> executions in order
     counts: dict[str, int]  # node id -> its counter
@@ -244,7 +244,7 @@ def _run(
 def _wait(
     handles: list[Any], counters: Any, total_key: str, start: float
 ) -> tuple[dict[str, str], dict[str, Any]]:
-    """Each flow's status ("success", "failed" or "no outcome"), and the active nodes of each
+    """Each flow's status ("succeeded", "failed" or "no outcome"), and the active nodes of each
     flow without an outcome once WAIT_SECONDS have passed or nothing ran for STALL_SECONDS."""
     statuses: dict[str, str] = {}
     pending = list(handles)
@@ -298,7 +298,7 @@ def _problems(run: Run, killed: set[int] | None) -> list[str]:
     problems = [
         f"flow {i}: {s}" + (f", active: {run.stuck[i]}" if i in run.stuck else "")
         for i, s in run.statuses.items()
-        if s != "success"
+        if s != "succeeded"
     ]
     if len(run.reported) != FLOWS * NODES_PER_FLOW:
         problems.append(f"{len(run.reported)} nodes reported, not {FLOWS * NODES_PER_FLOW}")

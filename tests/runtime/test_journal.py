@@ -213,7 +213,7 @@ def _cluster(seed: int, workers: int = 3) -> Cluster:
 def _assert_all_good(cluster: Cluster, flow_ids: list[str]) -> None:
     for flow_id in flow_ids:
         outcome = cluster.store.outcome(flow_id, 0)
-        assert outcome is not None and outcome["status"] == "success", outcome
+        assert outcome is not None and outcome["status"] == "succeeded", outcome
         finished = outcome["report"]["finished_nodes"]
         assert {k: len(v) for k, v in finished.items()} == {"A": 1, "fan": 1, "J": 1, "K": 1}
         (fan_id,) = finished["fan"]

@@ -190,7 +190,7 @@ def test_a_store_blip_while_reading_a_sub_flow_report_does_not_fail_the_flow() -
     lab.drain()
     outcome = lab.store.outcome(flow_id, 0)
     assert outcome is not None
-    assert outcome["status"] == "success", outcome["reason"]
+    assert outcome["status"] == "succeeded", outcome["reason"]
 
 
 # --- 2. a failed task whose exception cannot be saved is never recorded ---------------------

@@ -26,5 +26,5 @@ def test_there_are_scenarios_of_success_and_failure_in_every_example() -> None:
     outcomes: dict[str, set[str]] = {}
     for example, name in scenarios():
         outcomes.setdefault(example, set()).add(load(example, name)["expect"]["outcome"])
-    assert outcomes == {e: {"success", "failure"} for e in outcomes}
+    assert outcomes == {e: {"succeeded", "failed"} for e in outcomes}
     assert len(scenarios()) >= 20

@@ -41,7 +41,7 @@ def _system(cls: Any) -> System:
 )
 def test_a_task_whose_class_cannot_run_fails_at_once_naming_the_class(cls: Any, what: str) -> None:
     report = Executor(_system(cls)).run("main")
-    assert report.status == "failure"
+    assert report.status == "failed"
     (node,) = report.nodes.values()
     assert node.attempts == 1  # a TaskClassError is fatal: max_retry does not apply
     assert node.error is not None

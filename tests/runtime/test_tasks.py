@@ -159,7 +159,7 @@ def test_99_a_task_that_keeps_failing_fails_after_its_last_retry() -> None:
     s = make_system([chain("Flaky")], {"Flaky": (Flaky, {"max_retry": 1})})
     report = Executor(s).run("main", {"fail_times": 5})
     (node,) = report.nodes.values()
-    assert (report.status, node.status, node.attempts) == ("failure", "failed", 2)
+    assert (report.status, node.status, node.attempts) == ("failed", "failed", 2)
     assert node.error is not None and "ConnectionError: attempt 2 failed" in node.error
 
 
@@ -187,7 +187,7 @@ def test_102_a_result_that_fails_its_output_schema_is_a_retryable_task_error() -
     assert "does not match its output_schema" in (node.error or "")
     assert '"count" is a required property' in (node.error or "")
     ok = make_system([chain("Echo")], {"Echo": (Echo, {"output_schema": {"type": "object"}})})
-    assert Executor(ok).run("main").status == "success"
+    assert Executor(ok).run("main").status == "succeeded"
 
 
 def test_103_104_results_are_stored_under_storage_task_name_and_readonly_discards() -> None:
@@ -205,7 +205,7 @@ def test_103_104_results_are_stored_under_storage_task_name_and_readonly_discard
     seen: list[str] = []
     executor = Executor(s, tracer=TraceDispatcher([lambda n, m: seen.append(EVENTS[n])]))
     report = executor.run("main", "x")
-    assert report.status == "success"
+    assert report.status == "succeeded"
     reader = next(n for n in report.nodes.values() if n.name == "Reader")
     assert store.retrieve("main", "Reader", reader.id) == {"echo": {"task": "Echo", "args": "x"}}
     quiet = next(n for n in report.nodes.values() if n.name == "Quiet")
@@ -263,7 +263,7 @@ def test_110_112_the_task_api_reads_parents_and_refuses_what_is_not_a_parent() -
         {"Source": (Echo, {}), "ReadsParents": (ReadsParents, {})},
     )
     report = Executor(s).run("main", 5)
-    assert report.status == "success", [n.error for n in report.nodes.values()]
+    assert report.status == "succeeded", [n.error for n in report.nodes.values()]
 
 
 def test_decision_4_a_fallback_reads_the_exception_of_the_failure_it_handles() -> None:
@@ -277,7 +277,7 @@ def test_decision_4_a_fallback_reads_the_exception_of_the_failure_it_handles() -
     )
     report = Executor(s).run("main")
     handler = next(n for n in report.nodes.values() if n.name == "HandlesFailure")
-    assert report.status == "success"
+    assert report.status == "succeeded"
     exc = store.retrieve("main", "HandlesFailure", handler.id)["exception"]
     assert exc == "ValueError('broken on purpose')"
 
@@ -344,7 +344,7 @@ def test_a_fan_out_runs_on_worker_threads_with_the_same_outcome(workers: int) ->
     )
     s = make_system([flow], {"Echo": (Echo, {}), "Last": (Echo, {})})
     report = Executor(s, workers=workers).run("main")
-    assert report.status == "success"
+    assert report.status == "succeeded"
     assert sum(n.name == "Last" for n in report.nodes.values()) == 20
 
 
@@ -370,7 +370,7 @@ def test_tracers_get_the_predecessor_s_event_numbers_and_a_broken_one_is_ignored
     executor = Executor(s)
     executor.tracer = tracer_for(s, executor.pool)
     with caplog.at_level(logging.INFO, logger="selinonc.trace"):
-        assert executor.run("main").status == "success"
+        assert executor.run("main").status == "succeeded"
     assert (NUMBER["TASK_START"], "TASK_START") in got and (NUMBER["FLOW_END"], "FLOW_END") in got
     assert any("SELINON" in r.message and "TASK_END :" in r.message for r in caplog.records)
     assert any("tracer" in r.message and "failed" in r.message for r in caplog.records)
@@ -431,7 +431,7 @@ def test_each_task_gets_its_own_copy_of_the_flow_arguments() -> None:
 def test_a_task_calling_sys_exit_fails_like_any_other() -> None:
     s = make_system([chain("Exits")], {"Exits": (Exits, {})})
     report = Executor(s).run("main")
-    assert report.status == "failure"
+    assert report.status == "failed"
     assert "SystemExit: 3" in (next(iter(report.nodes.values())).error or "")
 
 
@@ -458,7 +458,7 @@ def test_a_storage_that_stays_down_fails_the_flow_once_and_for_good() -> None:
     s = make_system([flow], {"Echo": (Echo, {}), "Echo2": (Echo, {})}, storage=DownStorage())
     seen: list[str] = []
     report = Executor(s, tracer=TraceDispatcher([lambda n, m: seen.append(EVENTS[n])])).run("main")
-    assert report.status == "failure"
+    assert report.status == "failed"
     assert report.reason is not None and report.reason.startswith("storage error:")
     assert seen.count("DISPATCHER_RETRY") == 9
 

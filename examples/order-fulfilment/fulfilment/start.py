@@ -31,7 +31,7 @@ def main(path: str) -> int:
         time.sleep(0.1)
     status = flow.wait()
     print(f"{scenario['flow']}: {status}")
-    return 0 if status == "success" else 1
+    return 0 if status == "succeeded" else 1
 
 
 if __name__ == "__main__":
