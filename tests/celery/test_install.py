@@ -107,5 +107,5 @@ def test_the_order_fulfilment_example_runs_on_a_worker_of_the_fresh_venv(
         )
         log = "".join(process.log)  # type: ignore[attr-defined]
     assert done.returncode == 0, done.stdout + done.stderr + log
-    assert done.stdout.splitlines()[-1] == "fulfil_order: success"
+    assert done.stdout.splitlines()[-1] == "fulfil_order: succeeded"
     assert "ModuleNotFoundError" not in log
