@@ -18,10 +18,11 @@ Each case prints both sides' seconds (the median of RUNS runs a side, interleave
 and target, and what each sent to Redis: the deltas of `INFO stats` `total_net_input_bytes` (bytes
 written) and `total_commands_processed` (commands, the round trips at most) around each run, per
 item (per flow for chains). A run's window lasts until its traffic has ended: SETTLE seconds
-after the last result, so the safety-net checks a flow leaves behind count for that flow; the
-worker's idle polling during that wait, measured beforehand, is taken out, and so are the
-meter's own commands. Then the Redis memory (`INFO memory` `used_memory` delta) and the key
-counts after 1,000 finished 5-chains of each kind.
+after the last result and then until the broker holds no message, so the safety-net checks a
+flow leaves behind (messages with a countdown, held unacknowledged until they run) count for
+that flow; the worker's idle polling during that wait, measured beforehand, is taken out, and
+so are the meter's own commands. Then the Redis memory (`INFO memory` `used_memory` delta)
+and the key counts after 1,000 finished 5-chains of each kind.
 
 Times depend on how busy the machine is; bytes and commands do not, as long as nobody else
 uses the server: `INFO stats` counts every client. So the benchmark starts a `redis-server` of
@@ -60,9 +61,11 @@ RUNS = {"chain": 5, 100: 5, 1_000: 3, 5_000: 1, "chains": 3}
 SIZES = (100, 1_000, 5_000)
 CHAINS = 200
 MEMORY_FLOWS = 1_000
-# How long a run's window stays open after its last result: a flow's safety-net check runs
-# 2 s after the step that scheduled it (the driver's SAFETY_NET_SECONDS).
-SETTLE = {"selinonc": 3.0, "Celery": 0.5}
+# A run's window stays open SETTLE seconds after its last result, then until the broker holds
+# no message (the queue is empty and nothing is unacknowledged), at most SETTLE_MAX seconds.
+SETTLE = 0.5
+SETTLE_MAX = 60.0
+QUEUE = "bench"
 IDLE_SECONDS = 3.0
 SAMPLE_SECONDS = 0.2
 
@@ -83,6 +86,7 @@ def _request_bytes(*args: str) -> int:
 
 INFO_BYTES = _request_bytes("INFO", "stats")
 CLIENT_LIST_BYTES = _request_bytes("CLIENT", "LIST")
+HELD_BYTES = _request_bytes("HLEN", "unacked") + _request_bytes("LLEN", QUEUE)
 
 
 @dataclass(frozen=True)
@@ -117,37 +121,64 @@ class _Watcher(threading.Thread):
 
 
 class Meter:
-    """`INFO stats` deltas around runs, on connections of the benchmark's own (store) database."""
+    """`INFO stats` deltas around runs, on connections of the benchmark's own databases."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, broker_url: str) -> None:
         self.redis = redis.Redis.from_url(url)
         self.watching = redis.Redis.from_url(url)
-        self.watching.ping()  # connect now: a connection's handshake is not a run's traffic
+        self.broker = redis.Redis.from_url(broker_url)
+        for connection in (self.redis, self.watching, self.broker):
+            connection.ping()  # connect now: a connection's handshake is not a run's traffic
         self.idle_bytes = self.idle_commands = 0.0  # per second, from calibrate()
 
     def counters(self) -> tuple[int, int]:
         stats = self.redis.info("stats")
         return int(stats["total_net_input_bytes"]), int(stats["total_commands_processed"])
 
-    def measure(self, run: Callable[[], None], settle: float) -> Measure:
-        """Run `run`, wait `settle` seconds for its trailing traffic, and count it all."""
+    def settle(self) -> int:
+        """Wait until a run's trailing traffic has ended: SETTLE seconds, then until the broker
+        holds no message (the worker keeps a message with a countdown unacknowledged until it
+        runs: a flow's next safety-net check). Returns how often it looked (2 commands each)."""
+        time.sleep(SETTLE)
+        deadline, looks = time.monotonic() + SETTLE_MAX, 0
+        while time.monotonic() < deadline:
+            looks += 1
+            pipe = self.broker.pipeline(transaction=False)
+            pipe.hlen("unacked")
+            pipe.llen(QUEUE)
+            held = pipe.execute()
+            if not any(held):
+                break
+            time.sleep(0.1)
+        return looks
+
+    def measure(self, run: Callable[[], None], *, settle: bool = True) -> Measure:
+        """Run `run`, wait for its trailing traffic, and count it all."""
         before = self.counters()
         watcher = _Watcher(self.watching)
         watcher.start()
         start = time.perf_counter()
+        looks = 0
         try:
             run()
             seconds = time.perf_counter() - start
-            time.sleep(settle)
+            if settle:
+                looks = self.settle()
             waited = time.perf_counter() - start - seconds
         finally:
             watcher.done.set()
             watcher.join()
         after = self.counters()
         # The window's INFO (the first one is counted in `after`'s commands, the second in its
-        # bytes), the watcher's CLIENT LISTs, and the idle polling while waiting to settle.
-        own_bytes = INFO_BYTES + watcher.calls * CLIENT_LIST_BYTES + self.idle_bytes * waited
-        own_commands = 1 + watcher.calls + self.idle_commands * waited
+        # bytes), the watcher's CLIENT LISTs, the looks at the broker, and the idle polling while
+        # waiting to settle.
+        own_bytes = (
+            INFO_BYTES
+            + watcher.calls * CLIENT_LIST_BYTES
+            + looks * HELD_BYTES
+            + self.idle_bytes * waited
+        )
+        own_commands = 1 + watcher.calls + 2 * looks + self.idle_commands * waited
         return Measure(
             seconds,
             after[0] - before[0] - own_bytes,
@@ -157,7 +188,7 @@ class Meter:
 
     def calibrate(self) -> Measure:
         """The server's traffic per second while nothing runs: the worker polling its queues."""
-        idle = self.measure(lambda: time.sleep(IDLE_SECONDS), settle=0)
+        idle = self.measure(lambda: time.sleep(IDLE_SECONDS), settle=False)
         self.idle_bytes = idle.bytes / idle.seconds
         self.idle_commands = idle.commands / idle.seconds
         return idle
@@ -212,7 +243,7 @@ def _run_cases(cases: list[Case], meter: Meter, recover: Callable[[], None]) -> 
                 if (case.group, side) in failed:
                     continue
                 try:
-                    measure = meter.measure(function, SETTLE[side])
+                    measure = meter.measure(function)
                 except Exception as exc:  # the flow failed or timed out: report, go on
                     failed[case.group, side] = case.label
                     case.failures.append(f"{side}: {type(exc).__name__}: {exc}")
@@ -228,16 +259,16 @@ def _run_cases(cases: list[Case], meter: Meter, recover: Callable[[], None]) -> 
                 )
 
 
-def _memory(client: Callable[[int], redis.Redis], run: Callable[[], None]) -> Memory:
+def _memory(client: Callable[[int], redis.Redis], meter: Meter, run: Callable[[], None]) -> Memory:
     """Run a batch of flows on emptied result and store databases; what stays in Redis."""
-    time.sleep(SETTLE["selinonc"])  # the earlier runs' last checks
+    meter.settle()  # the earlier runs' last checks
     for db in (BACKEND_DB, STORE_DB):
         client(db).flushdb()
     before = int(client(STORE_DB).info("memory")["used_memory"])
     start = time.perf_counter()
     run()
     seconds = time.perf_counter() - start
-    time.sleep(SETTLE["selinonc"])
+    meter.settle()
     after = int(client(STORE_DB).info("memory")["used_memory"])
     keys, key_bytes = {}, {}
     for db in (BACKEND_DB, STORE_DB):
@@ -470,7 +501,7 @@ def bench(port: int) -> int:
         )
         for warm_up in (chains(1), flows("chain5"), fan(100)):
             warm_up()  # connections, imports, the worker's first messages
-        time.sleep(SETTLE["selinonc"])
+        meter.settle()
 
     def restart_worker() -> None:
         workers.close()
@@ -478,12 +509,12 @@ def bench(port: int) -> int:
             client(db).flushdb()
         start_worker()
 
+    meter = Meter(env["BENCH_STORE"], env["BENCH_BROKER"])
     with workers:
         print(
             f"selinonc on Celery beside plain Celery: one Redis ({base}, databases 7-9), "
             "one worker of concurrency 2"
         )
-        meter = Meter(env["BENCH_STORE"])
         start_worker()
         idle = meter.calibrate()
         _run_cases(cases, meter, restart_worker)
@@ -494,7 +525,7 @@ def bench(port: int) -> int:
             chains(MEMORY_FLOWS), flows("chain5", MEMORY_FLOWS, MEMORY_FLOWS)
         ).items():
             try:
-                memory[side] = _memory(client, run)
+                memory[side] = _memory(client, meter, run)
             except Exception as exc:
                 memory_failures.append(f"{side}: {type(exc).__name__}: {exc}")
         _report(cases, memory, idle)
