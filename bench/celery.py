@@ -47,6 +47,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import redis
 
@@ -77,6 +78,24 @@ class RunFailed(Exception):
 def _timeout(count: int) -> float:
     """Seconds a run of `count` items or flows may take before it counts as failed."""
     return 60.0 + 0.2 * count
+
+
+def _celery_wait(result: Any, timeout: float) -> None:
+    """`result.get()`, tolerating the Redis result backend's lost notifications (a `get()` that
+    waits for ever for a result that is stored, celery/celery#4039): whenever one has not come
+    for a second, the stored state is read (one command)."""
+    from celery.exceptions import TimeoutError as NoResult
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            result.get(timeout=1.0)
+            return
+        except NoResult:
+            if result.state == "SUCCESS":
+                return
+            if time.monotonic() > deadline:
+                raise
 
 
 def _request_bytes(*args: str) -> int:
@@ -248,7 +267,6 @@ def _run_cases(cases: list[Case], meter: Meter, recover: Callable[[], None]) -> 
                     failed[case.group, side] = case.label
                     case.failures.append(f"{side}: {type(exc).__name__}: {exc}")
                     print(f"    FAILED {side}: {type(exc).__name__}: {exc}", flush=True)
-                    print("    (a new worker, emptied databases)", flush=True)
                     recover()
                     continue
                 case.measures.setdefault(side, []).append(measure)
@@ -431,14 +449,14 @@ def bench(port: int) -> int:
         def run() -> None:
             results = [chain(*(noop.si() for _ in range(5))).apply_async() for _ in range(count)]
             for result in results:
-                result.get(timeout=_timeout(count))
+                _celery_wait(result, _timeout(count))
 
         return run
 
     def fan(count: int) -> Callable[[], None]:
         def run() -> None:
             signature = chord([noop.si() for _ in range(count)], noop.si())
-            signature.apply_async().get(timeout=_timeout(count))
+            _celery_wait(signature.apply_async(), _timeout(count))
 
         return run
 
@@ -495,15 +513,25 @@ def bench(port: int) -> int:
     paths = [OUT, PROJECT, ROOT]
     workers = ExitStack()
 
+    running: list[Any] = []  # the worker process; its output lines are its `log`
+
     def start_worker() -> None:
-        workers.enter_context(
-            worker("app", ["bench"], cwd=PROJECT, paths=paths, env=env, concurrency=2)
-        )
+        running[:] = [
+            workers.enter_context(
+                worker("app", ["bench"], cwd=PROJECT, paths=paths, env=env, concurrency=2)
+            )
+        ]
         for warm_up in (chains(1), flows("chain5"), fan(100)):
             warm_up()  # connections, imports, the worker's first messages
         meter.settle()
 
     def restart_worker() -> None:
+        """After a failed run: show what the worker complained of, start afresh."""
+        log: list[str] = getattr(running[0], "log", []) if running else []
+        marks = ("ERROR", "WARNING", "CRITICAL", "Traceback")
+        for line in [line for line in log if any(m in line for m in marks)][-10:]:
+            print(f"      worker: {line.rstrip()}")
+        print("    (a new worker, emptied databases)", flush=True)
         workers.close()
         for db in DATABASES:
             client(db).flushdb()
@@ -526,8 +554,10 @@ def bench(port: int) -> int:
         ).items():
             try:
                 memory[side] = _memory(client, meter, run)
-            except Exception as exc:
+            except Exception as exc:  # the flows failed or timed out: report, go on
                 memory_failures.append(f"{side}: {type(exc).__name__}: {exc}")
+                print(f"    FAILED {side}: {type(exc).__name__}: {exc}", flush=True)
+                restart_worker()
         _report(cases, memory, idle)
     for db in DATABASES:
         client(db).flushdb()
