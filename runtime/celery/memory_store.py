@@ -49,6 +49,7 @@ class _Flow:
     exceptions: dict[str, str] = field(default_factory=dict)
     check: tuple[str, float] | None = None  # the safety net's claim: (token, expiry)
     expires: float | None = None
+    by: str = ""  # the token of the last committed step
 
 
 class MemoryStore:
@@ -131,7 +132,9 @@ class MemoryStore:
                 return None
             flow.lease = (token, now + lease)
             events = [json.loads(e) for e in flow.inbox[:BATCH]]
-            return Entered(flow.seq, events, len(flow.outbox), flow.journal_bytes, flow.status)
+            return Entered(
+                flow.seq, events, len(flow.outbox), flow.journal_bytes, flow.status, flow.by
+            )
 
     def load(self, flow_id: str, have: int, snapshot_seq: int) -> Loaded:
         with self._lock:
@@ -169,6 +172,7 @@ class MemoryStore:
             flow.outbox.update(actions)
             flow.status, flow.retried = commit.status, commit.retried
             flow.lease = (token, now + lease)
+            flow.by = token
             self._fault("commit:after")
 
     def outbox(self, flow_id: str) -> list[dict[str, Any]]:

@@ -49,6 +49,7 @@ _FLOW_KEYS = (
     "exceptions",
     "check",
     "family",
+    "by",
 )
 
 # Every script that writes to a flow first looks for its `meta` (-1: no such flow), and gives
@@ -76,7 +77,7 @@ end
 return 1
 """
 
-# KEYS: meta inbox lease seq outbox jbytes nodes
+# KEYS: meta inbox lease seq outbox jbytes nodes by
 _ENTER = (
     _KEEP
     + """
@@ -92,6 +93,7 @@ return {
   redis.call('HLEN', KEYS[5]),
   tonumber(redis.call('GET', KEYS[6]) or '0'),
   redis.call('HGET', KEYS[7], '_status'),
+  redis.call('GET', KEYS[8]) or '',
 }
 """
 )
@@ -107,7 +109,7 @@ end
 return {snapseq, redis.call('GET', KEYS[3]), redis.call('LRANGE', KEYS[4], 0, -1)}
 """
 
-# KEYS: meta lease seq journal jbytes inbox outbox snap snapseq nodes
+# KEYS: meta lease seq journal jbytes inbox outbox snap snapseq nodes by
 # ARGV: token seq delta consumed snapshot status retried lease_ms [id action]...
 _COMMIT = (
     _KEEP
@@ -128,7 +130,8 @@ if tonumber(ARGV[4]) > 0 then redis.call('LTRIM', KEYS[6], ARGV[4], -1) end
 for i = 9, #ARGV, 2 do redis.call('HSET', KEYS[7], ARGV[i], ARGV[i + 1]) end
 redis.call('HSET', KEYS[10], '_status', ARGV[6], '_retried', ARGV[7])
 redis.call('PEXPIRE', KEYS[2], ARGV[8])
-for i = 3, 10 do keep(KEYS[i]) end
+redis.call('SET', KEYS[11], ARGV[1])
+for i = 3, 11 do keep(KEYS[i]) end
 return 1
 """
 )
@@ -287,7 +290,8 @@ class RedisStore:
     def enter(
         self, flow_id: str, token: str, event: Mapping[str, Any] | None, lease: float
     ) -> Entered | None:
-        keys = self._keys(flow_id, "meta", "inbox", "lease", "seq", "outbox", "jbytes", "nodes")
+        kinds = ("meta", "inbox", "lease", "seq", "outbox", "jbytes", "nodes", "by")
+        keys = self._keys(flow_id, *kinds)
         args: list[str | int] = [
             json.dumps(event) if event is not None else "",
             token,
@@ -298,9 +302,14 @@ class RedisStore:
         self._known(flow_id, got)
         if not got:
             return None
-        seq, events, outbox, jbytes, status = got
+        seq, events, outbox, jbytes, status, by = got
         return Entered(
-            int(seq), [json.loads(e) for e in events], int(outbox), int(jbytes), _text(status)
+            int(seq),
+            [json.loads(e) for e in events],
+            int(outbox),
+            int(jbytes),
+            _text(status),
+            _text(by),
         )
 
     def load(self, flow_id: str, have: int, snapshot_seq: int) -> Loaded:
@@ -327,6 +336,7 @@ class RedisStore:
             "snap",
             "snapseq",
             "nodes",
+            "by",
         )
         args: list[Any] = [
             token,

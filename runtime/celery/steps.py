@@ -28,6 +28,7 @@ from selinonc.runtime.celery.store import (
     FlowMeta,
     FlowStore,
     LeaseLost,
+    Loaded,
     StoreError,
 )
 from selinonc.runtime.core.advance import advance
@@ -91,6 +92,7 @@ class _Held:
     snapshot_seq: int
     snapshot_bytes: int
     digest: str  # the package digest the flow was created with
+    by: str = ""  # the token of the step it includes last (a store that lost steps differs)
 
 
 def event_json(event: Event) -> dict[str, Any]:
@@ -242,7 +244,7 @@ class Stepper:
                 published.append(action["id"])
         if not entered.events:
             return entered.status, None
-        held = self._hold(flow_id, entered.seq)
+        held = self._hold(flow_id, entered.seq, entered.by)
         state = held.state
         state.recording = True
         actions: list[dict[str, Any]] = []
@@ -273,31 +275,42 @@ class Stepper:
             self.schedule_check(meta, flow_id, max(recheck[-1], self.safety_net), held.seq)
         return state.status, error
 
-    def _hold(self, flow_id: str, seq: int) -> _Held:
+    def _hold(self, flow_id: str, seq: int, by: str) -> _Held:
         """The flow's state at step `seq`: the one this worker holds, brought up to date. It is
         this step's alone until `_keep` gives it back (another thread may step the flow once
         this step's lease lapses)."""
         held = self._forget(flow_id)
-        if held is None or held.seq != seq:
-            have = held.seq if held is not None else -1
-            snapshot_seq = held.snapshot_seq if held is not None else -1
-            loaded = self.store.load(flow_id, have, snapshot_seq)
-            if loaded.snapshot is not None or held is None:
-                assert loaded.snapshot is not None
-                state = FlowState.from_json(loaded.snapshot["state"])
-                held = _Held(
-                    loaded.snapshot_seq,
-                    state,
-                    loaded.snapshot_seq,
-                    loaded.snapshot_bytes,
-                    str(loaded.snapshot.get("digest", "")),
-                )
-            for delta in loaded.deltas:
-                if delta["seq"] > held.seq:
-                    held.state.apply_ops(delta["ops"])
-                    held.seq = delta["seq"]
-            if held.seq != seq:
-                raise StoreError(f"flow {flow_id}: the journal ends at step {held.seq}, not {seq}")
+        if held is not None and held.seq == seq and held.by == by:
+            return held
+        if held is not None and held.seq < seq:
+            loaded = self.store.load(flow_id, held.seq, held.snapshot_seq)
+            if loaded.snapshot is None and (
+                not loaded.deltas or loaded.deltas[0].get("prev") != held.by
+            ):
+                held = None  # the store's history is not the one this copy came from
+            else:
+                return self._catch_up(flow_id, held, loaded, seq)
+        return self._catch_up(flow_id, None, self.store.load(flow_id, -1, -1), seq)
+
+    def _catch_up(self, flow_id: str, held: _Held | None, loaded: Loaded, seq: int) -> _Held:
+        """A held state brought to step `seq` by what the store loaded."""
+        if loaded.snapshot is not None or held is None:
+            assert loaded.snapshot is not None
+            state = FlowState.from_json(loaded.snapshot["state"])
+            held = _Held(
+                loaded.snapshot_seq,
+                state,
+                loaded.snapshot_seq,
+                loaded.snapshot_bytes,
+                str(loaded.snapshot.get("digest", "")),
+                str(loaded.snapshot.get("by", "")),
+            )
+        for delta in loaded.deltas:
+            if delta["seq"] > held.seq:
+                held.state.apply_ops(delta["ops"])
+                held.seq, held.by = delta["seq"], str(delta.get("by", ""))
+        if held.seq != seq:
+            raise StoreError(f"flow {flow_id}: the journal ends at step {held.seq}, not {seq}")
         return held
 
     def _keep(self, flow_id: str, held: _Held) -> None:
@@ -372,11 +385,11 @@ class Stepper:
         actions: list[dict[str, Any]],
     ) -> None:
         state = held.state
-        delta = {"seq": held.seq + 1, "ops": state.take_ops()}
+        delta = {"seq": held.seq + 1, "ops": state.take_ops(), "by": token, "prev": held.by}
         size = entered.journal_bytes + len(json.dumps(delta))
         snapshot = None
         if size > max(held.snapshot_bytes, SNAPSHOT_MIN_BYTES):
-            snapshot = {"digest": held.digest, "state": state.to_json()}
+            snapshot = {"digest": held.digest, "by": token, "state": state.to_json()}
         commit = Commit(
             seq=held.seq + 1,
             consumed=consumed,
@@ -392,6 +405,7 @@ class Stepper:
             self._forget(flow_id)
             raise
         held.seq += 1
+        held.by = token
         if snapshot is not None:
             size = len(json.dumps(snapshot))
             self._held_bytes += size - held.snapshot_bytes

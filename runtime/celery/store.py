@@ -61,6 +61,7 @@ class Entered:
     outbox: int  # actions a dead step left unpublished
     journal_bytes: int  # the size of the journal since the last snapshot
     status: str  # the flow's status after its last step
+    by: str  # the token of the step that committed it last ("" before any)
 
 
 @dataclass(frozen=True, slots=True)

@@ -442,13 +442,6 @@ def test_a_worker_that_holds_the_state_decides_as_one_that_loads_it() -> None:
 # --- 8. a held state is trusted by its step number alone -----------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a worker reuses its copy of a state when the store's step number matches; after "
-    "Redis loses its last writes (a restart from RDB/AOF, a failover to a lagging replica) and "
-    "other steps reach that number again, the copy is not the store's state, and the worker "
-    "commits changes computed on it",
-)
 def test_a_held_state_is_not_reused_after_the_store_lost_its_last_steps() -> None:
     lab = Lab(test_journal.SYSTEM)
     flow_id = lab.start("main")
