@@ -14,7 +14,7 @@ import pytest
 
 from tests.buildkit import EXAMPLE_ENV, EXAMPLE_PACKAGES, EXAMPLES
 from tests.celery.services import REDIS, require
-from tests.celery.workers import worker
+from tests.celery.workers import run_fulfilment, worker
 from tests.scenarios import load, scenarios
 
 PROJECT = EXAMPLES.parent / "tests" / "celery" / "project"
@@ -107,37 +107,10 @@ def test_the_order_fulfilment_readme_runs_on_celery_as_written() -> None:
     import re
     import subprocess
 
-    import redis
-
     example = EXAMPLES / "order-fulfilment"
     readme = (example / "README.md").read_text()
     (queues,) = re.findall(r"^\s+-Q (\S+)$", readme, flags=re.MULTILINE)
-    env = {
-        "FULFILMENT_BROKER": "redis://127.0.0.1:6379/14",
-        "FULFILMENT_BACKEND": "redis://127.0.0.1:6379/15",
-        "FULFILMENT_STORE": "redis://127.0.0.1:6379/12",
-    }
-    for db in (12, 14, 15):
-        redis.Redis(db=db).flushdb()
-    with worker(
-        "fulfilment.celeryapp",
-        queues.split(","),
-        cwd=example,
-        paths=[example],
-        env=env,
-        concurrency=4,
-        pool="threads",
-        name="readme",
-    ):
-        done = subprocess.run(
-            [sys.executable, "-m", "fulfilment.start", "scenarios/happy_path.json"],
-            cwd=example,
-            env={**os.environ, **env, "PYTHONPATH": str(example)},
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
+    done, _ = run_fulfilment(example, queues.split(","), name="readme")
     assert done.returncode == 0, done.stdout + done.stderr
     lines = done.stdout.splitlines()
     assert lines[0].startswith("started fulfil_order as ")

@@ -3,7 +3,6 @@ runs the order-fulfilment example on a real worker, as the example's README says
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
@@ -13,7 +12,7 @@ import pytest
 
 from tests.buildkit import ROOT
 from tests.celery.services import REDIS, require
-from tests.celery.workers import worker
+from tests.celery.workers import run_fulfilment
 
 # What a copy of the source tree leaves out: environments, caches and build products.
 IGNORED = shutil.ignore_patterns(
@@ -28,11 +27,6 @@ IGNORED = shutil.ignore_patterns(
     "*.egg-info",
     "out",
 )
-ENV = {
-    "FULFILMENT_BROKER": "redis://127.0.0.1:6379/14",
-    "FULFILMENT_BACKEND": "redis://127.0.0.1:6379/15",
-    "FULFILMENT_STORE": "redis://127.0.0.1:6379/12",
-}
 
 
 def _run(command: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
@@ -79,33 +73,14 @@ def test_the_order_fulfilment_example_runs_on_a_worker_of_the_fresh_venv(
     fresh_install: tuple[Path, Path],
 ) -> None:
     require(REDIS)
-    import redis
-
     venv, source = fresh_install
     example = source / "examples" / "order-fulfilment"
-    for db in (12, 14, 15):
-        redis.Redis(db=db).flushdb()
     queues = (
         "orders,inventory,payments,notifications,shipping,order_dispatchers,shipping_dispatchers"
     )
-    with worker(
-        "fulfilment.celeryapp",
-        queues.split(","),
-        cwd=example,
-        paths=[example],
-        env=ENV,
-        concurrency=4,
-        pool="threads",
-        name="fresh",
-        celery=str(venv / "bin" / "celery"),
-    ) as process:
-        done = _run(
-            [str(venv / "bin" / "python"), "-m", "fulfilment.start", "scenarios/happy_path.json"],
-            cwd=example,
-            env={**os.environ, **ENV, "PYTHONPATH": str(example)},
-            timeout=120,
-        )
-        log = "".join(process.log)  # type: ignore[attr-defined]
+    done, log = run_fulfilment(
+        example, queues.split(","), name="fresh", python=str(venv / "bin" / "python")
+    )
     assert done.returncode == 0, done.stdout + done.stderr + log
     assert done.stdout.splitlines()[-1] == "fulfil_order: succeeded"
     assert "ModuleNotFoundError" not in log

@@ -102,3 +102,47 @@ def wait_for(path: Path, timeout: float = 30) -> str:
             return path.read_text()
         time.sleep(0.05)
     raise TimeoutError(f"{path} did not appear in {timeout} s")
+
+
+# Where the order-fulfilment example keeps its broker, backend and flow states in these tests.
+FULFILMENT_ENV = {
+    "FULFILMENT_BROKER": "redis://127.0.0.1:6379/14",
+    "FULFILMENT_BACKEND": "redis://127.0.0.1:6379/15",
+    "FULFILMENT_STORE": "redis://127.0.0.1:6379/12",
+}
+
+
+def run_fulfilment(
+    example: Path, queues: Iterable[str], *, name: str, python: str = sys.executable
+) -> tuple[subprocess.CompletedProcess[str], str]:
+    """The example's README on Celery: a worker of `fulfilment.celeryapp` on `queues`, then
+    `python -m fulfilment.start scenarios/happy_path.json`; its result and the worker's log.
+
+    `python` is the interpreter to use, its venv's `celery` the worker.
+    """
+    import redis
+
+    for db in (12, 14, 15):
+        redis.Redis(db=db).flushdb()
+    with worker(
+        "fulfilment.celeryapp",
+        queues,
+        cwd=example,
+        paths=[example],
+        env=FULFILMENT_ENV,
+        concurrency=4,
+        pool="threads",
+        name=name,
+        celery=str(Path(python).parent / "celery"),
+    ) as process:
+        done = subprocess.run(
+            [python, "-m", "fulfilment.start", "scenarios/happy_path.json"],
+            cwd=example,
+            env={**os.environ, **FULFILMENT_ENV, "PYTHONPATH": str(example)},
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        log = "".join(process.log)  # type: ignore[attr-defined]
+    return done, log
