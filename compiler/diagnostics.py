@@ -83,6 +83,8 @@ CODES: Mapping[str, str] = {
     "SC510": "a `selinon.*` module or class that selinonc has no equivalent of",
     "SC511": "a configuration key of a Selinon storage that selinonc's equivalent cannot honour",
     "SC512": "Selinon's Redis or PostgreSQL storage, which `--compat` builds as selinonc's",
+    "SC513": "an `output_schema` path leads out of the nodes file's folder (absolute, `..`, "
+    "a symbolic link)",
     "SC520": "a storage selinonc ships gets a key its class does not take, or null for a value",
     # SC6xx: flow options
     "SC601": "`node_args_from_first` needs exactly one starting edge with one task",

@@ -340,9 +340,14 @@ class Project:
         """True if `name` is a task."""
         return name in self._tasks
 
+    @property
+    def input_dir(self) -> str:
+        """The nodes file's directory, as the command line names it ("" for the current one)."""
+        return os.path.dirname(self.nodes_file)
+
     def input_path(self, path: str) -> str:
         """A path the YAML gives (an `output_schema`), relative to the nodes file's directory."""
-        return path if os.path.isabs(path) else os.path.join(os.path.dirname(self.nodes_file), path)
+        return path if os.path.isabs(path) else os.path.join(self.input_dir, path)
 
     def is_node(self, name: str) -> bool:
         """True if `name` is a task or a listed flow."""

@@ -510,6 +510,39 @@ def _is_number(text: str) -> bool:
 # --- output schema files of tasks -----------------------------------------------------------
 
 
+def schema_path_problem(folder: str, path: str) -> str | None:
+    """Why a task's `output_schema` path leads out of `folder` (the nodes file's), or None.
+
+    Only files in the folder or below are read: the schema is embedded in the package and shown
+    by `build --check`, so a path must not reach other files of the machine (SC513). Absolute
+    paths are refused even inside the folder, so that the package does not depend on where the
+    project lies. A relative path counts where it resolves, after symbolic links and `..`
+    (`schemas/../x.json` is inside). Nothing is read here.
+
+    Args:
+        folder: the nodes file's directory ("" for the current one).
+        path: the path as the YAML gives it.
+
+    Returns:
+        "is an absolute path", "goes up out of the nodes file's folder" or "leads out of the
+        nodes file's folder through a symbolic link"; None when the path stays inside.
+    """
+    if os.path.isabs(path):
+        return "is an absolute path"
+    if "\0" in path:  # no file has such a name: SC506 says it does not exist
+        return None
+    root = os.path.realpath(folder or os.curdir)
+    if _inside(root, os.path.realpath(os.path.join(root, path))):
+        return None
+    if not _inside(root, os.path.normpath(os.path.join(root, path))):
+        return "goes up out of the nodes file's folder"
+    return "leads out of the nodes file's folder through a symbolic link"
+
+
+def _inside(root: str, path: str) -> bool:
+    return os.path.commonpath([root, path]) == root
+
+
 def schema_file_problem(path: str) -> str | None:
     """What is wrong with a task's `output_schema` file, or None when it is a valid JSON Schema.
 

@@ -8,7 +8,7 @@ from selinonc.compiler.builtins import StorageParam, storage_params
 from selinonc.compiler.checks import _names
 from selinonc.compiler.diagnostics import Diagnostic, did_you_mean
 from selinonc.compiler.model import Project, Storage, Task
-from selinonc.compiler.schema import schema_file_problem
+from selinonc.compiler.schema import schema_file_problem, schema_path_problem
 
 
 def check_storage_task_name(project: Project) -> Iterator[Diagnostic]:
@@ -82,14 +82,50 @@ def check_retry_countdown(project: Project) -> Iterator[Diagnostic]:
             )
 
 
+def check_output_schema_paths(project: Project) -> Iterator[Diagnostic]:
+    """SC513: an `output_schema` file lies in the nodes file's folder or below.
+
+    selinonc embeds the file in the package and `build --check` prints it: a path that leads
+    elsewhere (absolute, `..`, a symbolic link) would copy any readable file of the machine.
+    """
+    folder = project.input_dir
+    shown = folder if folder else "."
+    for task in project.tasks:
+        if task.output_schema is None:
+            continue
+        problem = schema_path_problem(folder, task.output_schema)
+        if problem is None:
+            continue
+        yield Diagnostic.error(
+            "SC513",
+            task.value_spans.get("output_schema", task.span),
+            f"output schema {task.output_schema!r} of task {task.name!r} {problem}; selinonc "
+            f"reads output schemas only from {shown!r} (the nodes file's folder) and below",
+            hint=f"move the schema under {shown!r} {_PATH_FIXES[problem]}",
+        )
+
+
+# How to fix each way out of the nodes file's folder `schema_path_problem` names.
+_PATH_FIXES: Mapping[str, str] = {
+    "is an absolute path": "and give its path relative to it (absolute paths are refused, "
+    "so that the package does not depend on the machine)",
+    "goes up out of the nodes file's folder": "and give its path relative to it",
+    "leads out of the nodes file's folder through a symbolic link": "instead of linking to it "
+    "from there",
+}
+
+
 def check_output_schemas(project: Project) -> Iterator[Diagnostic]:
     """SC506: `output_schema` files exist and hold valid JSON Schemas.
 
     A relative path is relative to the nodes file's directory: the schema is embedded in the
-    generated package, so where the compiler runs must not change what it finds.
+    generated package, so where the compiler runs must not change what it finds. A path that
+    leads out of that directory is SC513's, and its file is never opened.
     """
     for task in project.tasks:
         if task.output_schema is None:
+            continue
+        if schema_path_problem(project.input_dir, task.output_schema) is not None:
             continue
         problem = schema_file_problem(project.input_path(task.output_schema))
         if problem is not None:
@@ -162,6 +198,7 @@ CHECKS = (
     check_shared_classes,
     check_unused_tasks,
     check_retry_countdown,
+    check_output_schema_paths,
     check_output_schemas,
     check_storage_configurations,
 )

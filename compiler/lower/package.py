@@ -25,6 +25,7 @@ from selinonc.compiler.lower.support import (
 )
 from selinonc.compiler.model import Project, Storage, Task, Tracer
 from selinonc.compiler.predecessor import runtime_storage
+from selinonc.compiler.schema import schema_path_problem
 
 # The runtime ABI this compiler emits for; equal to selinonc.runtime.abi.RUNTIME_ABI (tested).
 TARGET_ABI = 2
@@ -52,10 +53,19 @@ class PlannedFile:
 
 
 def output_schemas(project: Project) -> dict[str, Any]:
-    """The content of every `output_schema` file, by the path the YAML gives (check SC506)."""
+    """The content of every `output_schema` file, by the path the YAML gives (checks SC506,
+    SC513).
+
+    Raises:
+        ValueError: when a path leads out of the nodes file's folder (SC513 stops the build
+            before: the file is not opened).
+    """
     out: dict[str, Any] = {}
     for task in project.tasks:
         if task.output_schema is not None and task.output_schema not in out:
+            problem = schema_path_problem(project.input_dir, task.output_schema)
+            if problem is not None:
+                raise ValueError(f"output schema {task.output_schema!r} {problem} (SC513)")
             with open(project.input_path(task.output_schema), encoding="utf-8") as handle:
                 out[task.output_schema] = json.load(handle)
     return dict(sorted(out.items()))
