@@ -10,9 +10,12 @@ workers). Workers start as usual, consuming the queues of the package's tables::
 
 from __future__ import annotations
 
+import functools
+import time
+from collections.abc import Callable
 from datetime import timedelta
 from types import ModuleType
-from typing import Any
+from typing import Any, TypeVar
 
 try:
     from celery import Celery
@@ -21,15 +24,23 @@ except ImportError as exc:  # pragma: no cover - depends on the installation
         "selinonc.runtime.celery needs Celery and redis: pip install 'selinonc[celery]'"
     ) from exc
 
+from selinonc.runtime.celery import poller
 from selinonc.runtime.celery.driver import Driver, load_system
 from selinonc.runtime.celery.redis_store import RedisStore
-from selinonc.runtime.celery.store import StoreError
+from selinonc.runtime.celery.steps import REDELIVER_SECONDS
+from selinonc.runtime.celery.store import FlowLost, NoSuchFlow, StoreError
 from selinonc.runtime.errors import ConfigurationError
 
-__all__ = ["Driver", "FlowHandle", "StoreError", "install", "run_flow"]
+__all__ = ["Driver", "FlowHandle", "FlowLost", "StoreError", "install", "run_flow"]
 
 _DRIVERS: dict[int, Driver] = {}
 _LAST: list[Driver] = []
+T = TypeVar("T")
+# The Redis broker's visibility timeout when the app sets none: kombu's default, or the longest
+# task time limit and a margin when that is longer (a running task's message must not come back
+# while it runs; selinonc never waits for it to come back).
+VISIBILITY_SECONDS = 3600.0
+VISIBILITY_MARGIN = 300.0
 
 
 def _store_url(app: Celery, url: str | None) -> str:
@@ -59,6 +70,7 @@ def install(
     *,
     store_url: str | None = None,
     retention: timedelta | float = timedelta(days=7),
+    redeliver_after: timedelta | float = timedelta(seconds=REDELIVER_SECONDS),
 ) -> Driver:
     """Register the dispatcher and the task wrapper of a generated package on a Celery app.
 
@@ -68,6 +80,10 @@ def install(
         store_url: the Redis server for flow states (see `_store_url` for the default).
         retention: how long a finished flow's state and outcome are kept (running flows
             never expire).
+        redeliver_after: a published task that no worker has started this long after it was
+            due is published again (its message may have died with a worker that held it),
+            doubling each time up to an hour; a task whose worker died while running it is
+            published again once its claim lapses (30 s), whatever this says.
 
     Returns:
         The driver; `run_flow` uses the last one installed unless given an app.
@@ -81,14 +97,54 @@ def install(
             f"a flow package ({_DRIVERS[id(app)].system.package!r}) is installed on this Celery "
             "app already; install one package per app"
         )
-    seconds = retention.total_seconds() if isinstance(retention, timedelta) else retention
-    if seconds <= 0:
-        raise ConfigurationError(f"retention must be positive, not {retention!r}")
-    store = RedisStore(_store_url(app, store_url))
-    driver = Driver(app, load_system(package), store, retention=seconds)
+    seconds = _seconds("retention", retention)
+    redeliver = _seconds("redeliver_after", redeliver_after)
+    system = load_system(package)
+    store = RedisStore(_store_url(app, store_url), namespace=system.package)
+    driver = Driver(app, system, store, retention=seconds, redeliver_after=redeliver)
+    app.steps["worker"].add(poller.bootstep(driver))
+    _fit_visibility_timeout(app)
     _DRIVERS[id(app)] = driver
     _LAST[:] = [driver]
     return driver
+
+
+def _seconds(name: str, value: timedelta | float) -> float:
+    seconds = value.total_seconds() if isinstance(value, timedelta) else float(value)
+    if seconds <= 0:
+        raise ConfigurationError(f"{name} must be positive, not {value!r}")
+    return seconds
+
+
+def _fit_visibility_timeout(app: Celery) -> None:
+    """With a Redis broker and no visibility timeout set, set one that outlasts the longest
+    task time limit (`task_time_limit`), so a running task's message is not delivered again
+    while it runs."""
+    url = app.conf.broker_url or ""
+    if not isinstance(url, str) or not url.startswith(("redis://", "rediss://", "unix://")):
+        return
+    options = dict(app.conf.broker_transport_options or {})
+    if "visibility_timeout" in options:
+        return
+    limit = app.conf.task_time_limit or 0
+    options["visibility_timeout"] = max(VISIBILITY_SECONDS, float(limit) + VISIBILITY_MARGIN)
+    app.conf.broker_transport_options = options
+
+
+def _retrying(what: Callable[[], T], deadline: float | None) -> T:
+    """`what()`, again with back-off while the store cannot be reached, until `deadline`."""
+    pause = 0.1
+    while True:
+        try:
+            return what()
+        except NoSuchFlow:
+            raise
+        except StoreError:
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                raise
+            time.sleep(pause if left is None else min(pause, left))
+            pause = min(2 * pause, 5.0)
 
 
 class FlowHandle:
@@ -100,26 +156,55 @@ class FlowHandle:
         self.flow_name = flow_name
 
     def wait(self, timeout: float | None = None) -> str:
-        """Block until the flow ends; return "succeeded" or "failed".
+        """Block until the flow ends; return "succeeded" or "failed". Waits through the
+        store being unreachable (a Redis restart) until `timeout`.
 
         Raises:
             TimeoutError: when it has not ended after `timeout` seconds.
+            FlowLost: when the store no longer knows the flow.
+            StoreError: when the store was unreachable until `timeout`.
         """
-        outcome = self.driver.store.outcome(self.id, timeout)
-        if outcome is None:
-            raise TimeoutError(f"flow {self.flow_name} ({self.id}) did not end in {timeout} s")
-        return str(outcome["status"])
+        deadline = None if timeout is None else time.monotonic() + timeout
+        store = self.driver.store
+        chunk = 0.5  # soon at first: a flow the store lacks is named at once
+        while True:
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            chunk = chunk if left is None else min(chunk, left)
+            outcome = _retrying(functools.partial(store.outcome, self.id, chunk), deadline)
+            if outcome is not None:
+                return str(outcome["status"])
+            if _retrying(lambda: store.meta(self.id), deadline) is None:
+                raise self._lost()
+            chunk = 5.0
+            if deadline is not None and time.monotonic() >= deadline:
+                raise TimeoutError(f"flow {self.flow_name} ({self.id}) did not end in {timeout} s")
 
     def outcome(self) -> dict[str, Any] | None:
         """The flow's outcome (status, report, reason) once it has ended, else None."""
         return self.driver.store.outcome(self.id, timeout=0.001)
 
-    def state(self) -> dict[str, Any]:
-        """The flow's nodes now: finished, failed, active; its status and retries."""
-        state = self.driver.stepper.state(self.id)
+    def state(self, timeout: float = 30.0) -> dict[str, Any]:
+        """The flow's nodes now: finished, failed, active; its status and retries (waiting up
+        to `timeout` seconds through the store being unreachable).
+
+        Raises:
+            FlowLost: when the store no longer knows the flow.
+        """
+        deadline = time.monotonic() + timeout
+        try:
+            state = _retrying(lambda: self.driver.stepper.state(self.id), deadline)
+        except NoSuchFlow:
+            state = None
         if state is None:
-            raise StoreError(f"no flow {self.id} in the flow store")
+            raise self._lost()
         return {**state.report(), "retried": state.retried}
+
+    def _lost(self) -> FlowLost:
+        return FlowLost(
+            f"flow {self.flow_name} ({self.id}) is not in the flow store "
+            f"{self.driver.store.url}: its Redis lost it (restarted without persistence: "
+            "run it with appendonly yes), or it ended longer ago than its retention"
+        )
 
 
 def run_flow(flow_name: str, node_args: Any = None, *, app: Celery | None = None) -> FlowHandle:

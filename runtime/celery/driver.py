@@ -21,7 +21,7 @@ from typing import Any
 from celery import Celery, Task
 
 from selinonc.runtime.celery import tasks
-from selinonc.runtime.celery.steps import Stepper
+from selinonc.runtime.celery.steps import REDELIVER_SECONDS, Stepper
 from selinonc.runtime.celery.store import FlowMeta, FlowStore, NoSuchFlow, StoreError, flow_of
 from selinonc.runtime.core.events import NodeFailed, NodeFinished
 from selinonc.runtime.core.state import FlowState
@@ -91,7 +91,13 @@ class Driver:
     """A generated package's flows on one Celery app."""
 
     def __init__(
-        self, app: Celery, system: System, store: FlowStore, *, retention: float = 7 * DAY
+        self,
+        app: Celery,
+        system: System,
+        store: FlowStore,
+        *,
+        retention: float = 7 * DAY,
+        redeliver_after: float = REDELIVER_SECONDS,
     ) -> None:
         self.app = app
         self.system = system
@@ -99,23 +105,29 @@ class Driver:
         self.pool = StoragePool(system, locate=self._flow_name)
         self.exceptions = _Exceptions(store)
         self.tracer = tracer_for(system, self.pool)
+        self.publisher = tasks.CeleryPublisher(self)
         self.stepper = Stepper(
             system,
             store,
-            tasks.CeleryPublisher(self),
+            self.publisher,
             self.pool.retrieve,
             self.tracer,
             retention=retention,
+            redeliver_after=redeliver_after,
         )
         self._flow_names: OrderedDict[str, str] = OrderedDict()
         driver = self
 
         @app.task(name=tasks.DISPATCHER, bind=True, **tasks.OPTIONS)
-        def dispatcher(task: Task, flow_id: str, event: str) -> Any:
-            return tasks.dispatch(driver, task, flow_id, event)
+        def dispatcher(task: Task, *args: Any, **kwargs: Any) -> Any:
+            if args:
+                return tasks.refuse(driver, tasks.DISPATCHER, "positional arguments", kwargs)
+            return tasks.dispatch(driver, task, kwargs)
 
         @app.task(name=tasks.TASK, bind=True, **tasks.OPTIONS)
-        def run_node(task: Task, **job: Any) -> Any:
+        def run_node(task: Task, *args: Any, **job: Any) -> Any:
+            if args:
+                return tasks.refuse(driver, tasks.TASK, "positional arguments", job)
             return tasks.run_node(driver, task, job)
 
         self.dispatcher = dispatcher
@@ -133,7 +145,7 @@ class Driver:
         state = FlowState(flow=flow_name, id=flow_id, node_args=node_args)
         self.stepper.create(flow_id, state, FlowMeta(flow_name, flow_id, None))
         self.tracer("FLOW_SCHEDULE", {"flow_name": flow_name, "flow_id": flow_id})
-        self.stepper.publisher.start(flow_name, flow_id)
+        self.publisher.start(flow_name, flow_id)
         return flow_id
 
     def record(
@@ -142,14 +154,14 @@ class Driver:
         flow_id: str,
         node_id: str,
         event: NodeFinished | NodeFailed | None,
-        token: str = "",
+        token: str,
     ) -> None:
         """Record a task's outcome; when the store or a storage is down, hand it to the
         dispatcher, which retries until it is recorded (the task itself is not run again:
         its claim, `token`'s, is held meanwhile)."""
         for attempt in range(3):
             try:
-                self.stepper.complete(flow_id, node_id, event)
+                self.stepper.complete(flow_id, node_id, event, by=token)
                 return
             except NoSuchFlow:
                 _log.warning("node %s ended after its flow %s was removed", node_id, flow_id)
@@ -159,12 +171,11 @@ class Driver:
                 time.sleep(0.1 * (attempt + 1))
         if event is None:
             return  # a nowait node: nothing waits for its outcome
-        if token:
-            with contextlib.suppress(StoreError, NoSuchFlow):
-                self.store.extend(flow_id, node_id, token, tasks.HANDOFF_SECONDS)
+        with contextlib.suppress(StoreError, NoSuchFlow):
+            self.store.extend(flow_id, node_id, token, tasks.HANDOFF_SECONDS)
         kind = "finished" if isinstance(event, NodeFinished) else "failed"
         self.dispatcher.apply_async(
-            kwargs={"flow_id": flow_id, "event": f"node-{kind}:{node_id}"},
+            kwargs={"flow_id": flow_id, "event": f"node-{kind}:{node_id}:{token}"},
             queue=self.system.flow(flow_name).queue,
             serializer="json",
         )

@@ -21,11 +21,14 @@ from typing import Any
 from selinonc.runtime.celery.store import (
     Claim,
     Commit,
+    Due,
     Entered,
     FlowMeta,
     LeaseLost,
     Loaded,
     NoSuchFlow,
+    flow_of,
+    node_member,
 )
 
 BATCH = 1000
@@ -50,6 +53,7 @@ class _Flow:
     check: tuple[str, float] | None = None  # the safety net's claim: (token, expiry)
     expires: float | None = None
     by: str = ""  # the token of the last committed step
+    sent: dict[str, str] = field(default_factory=dict)  # published tasks not done yet
 
 
 class MemoryStore:
@@ -62,6 +66,8 @@ class MemoryStore:
         self.family: dict[str, set[str]] = {}
         self.faults: dict[str, list[BaseException]] = {}
         self.calls: dict[str, int] = {}  # operation -> how often it ran (round trips)
+        self.deadlines: dict[str, float] = {}  # member -> when it is overdue
+        self.tries: dict[str, int] = {}  # member -> how often `due` took it
         self.written = 0  # bytes the operations wrote, as Redis would receive them
         self._lock = threading.RLock()
         self._ended = threading.Condition(self._lock)
@@ -180,10 +186,22 @@ class MemoryStore:
             self._op("outbox")
             return [json.loads(a) for a in self._flow(flow_id).outbox.values()]
 
-    def leave(self, flow_id: str, token: str, published: Sequence[str]) -> int:
+    def leave(
+        self,
+        flow_id: str,
+        token: str,
+        published: Sequence[str],
+        tasks: Mapping[str, float] | None = None,
+    ) -> int:
         with self._lock:
             self._op("leave")
             flow = self._flow(flow_id)
+            for node_id, after in (tasks or {}).items():
+                action, claim = flow.outbox.get(node_id), flow.nodes.get(node_id)
+                if action is not None and claim != "done":
+                    flow.sent[node_id] = action
+                    if claim is None:  # a claim taken meanwhile set its own deadline
+                        self._deadline(node_member(node_id), self.now() + after)
             for action_id in published:
                 flow.outbox.pop(action_id, None)
             if flow.lease is not None and flow.lease[0] == token:
@@ -209,18 +227,26 @@ class MemoryStore:
             flow = self._live(flow_id)
             if flow is None:
                 return Claim("unknown")
-            if not nowait and flow.status != "running":
-                return Claim("ended")
-            if not nowait and flow.retried != retried:
-                return Claim("abandoned")
             held = flow.nodes.get(node_id)
-            if held == "done":
-                return Claim("done")
+            verdict = None
+            if not nowait and flow.status != "running":
+                verdict = "ended"
+            elif not nowait and flow.retried != retried:
+                verdict = "abandoned"
+            elif held == "done":
+                verdict = "done"
+            if verdict is not None:
+                self._forget(flow, node_id)
+                return Claim(verdict)
+            action = flow.sent.get(node_id) or flow.outbox.get(node_id)
+            if action is None:
+                return Claim("unsent")
             now = self.now()
             if held is not None and held[0] not in (token, previous) and held[1] > now:
                 return Claim("held", held[1] - now)
             flow.nodes[node_id] = (token, now + lease)
-            return Claim("ok")
+            self._deadline(node_member(node_id), now + lease)
+            return Claim("ok", 0.0, json.loads(action))
 
     def extend(self, flow_id: str, node_id: str, token: str, lease: float) -> bool:
         with self._lock:
@@ -230,20 +256,84 @@ class MemoryStore:
             if held is None or held == "done" or held[0] != token:
                 return False
             flow.nodes[node_id] = (token, self.now() + lease)
+            if node_member(node_id) in self.deadlines:
+                self.deadlines[node_member(node_id)] = self.now() + lease
             return True
 
-    def complete(self, flow_id: str, node_id: str, event: Mapping[str, Any] | None) -> bool:
+    def complete(
+        self,
+        flow_id: str,
+        node_id: str,
+        event: Mapping[str, Any] | None,
+        by: str | None = None,
+    ) -> bool:
         with self._lock:
             text = json.dumps(event) if event is not None else ""
             self._op("complete", text)
             flow = self._flow(flow_id)
-            if flow.nodes.get(node_id) == "done":
+            held = flow.nodes.get(node_id)
+            if held == "done":
                 return False
+            if by is not None and (held is None or held[0] != by):
+                return False  # not from the run that holds the node's claim
             flow.nodes[node_id] = "done"
+            self._forget(flow, node_id)
             if event is not None:
                 flow.inbox.append(text)
             self._fault("complete:after")
             return True
+
+    def sent(self, node_id: str) -> dict[str, Any] | None:
+        with self._lock:
+            self._op("sent")
+            flow = self._live(flow_of(node_id))
+            action = flow.sent.get(node_id) if flow is not None else None
+            held = flow.nodes.get(node_id) if flow is not None else None
+            if flow is None or action is None or held == "done":
+                if flow is not None:
+                    self._forget(flow, node_id)
+                else:
+                    self.deadlines.pop(node_member(node_id), None)
+                return None
+            if held is not None and held[1] > self.now():  # renewed: due when it lapses
+                self._deadline(node_member(node_id), held[1])
+                return None
+            return {**json.loads(action), "status": flow.status, "attempt": flow.retried}
+
+    def _forget(self, flow: _Flow, node_id: str) -> None:
+        flow.sent.pop(node_id, None)
+        self.deadlines.pop(node_member(node_id), None)
+        self.tries.pop(node_member(node_id), None)
+
+    def _deadline(self, member: str, when: float) -> None:
+        self.deadlines[member] = when
+        self.tries.pop(member, None)
+
+    # --- deadlines ---------------------------------------------------------------------------
+
+    def schedule(self, member: str, after: float) -> None:
+        with self._lock:
+            self._op("schedule")
+            self._deadline(member, self.now() + after)
+
+    def unschedule(self, member: str) -> None:
+        with self._lock:
+            self._op("unschedule")
+            self.deadlines.pop(member, None)
+            self.tries.pop(member, None)
+
+    def due(self, limit: int, resend: float, most: float) -> list[Due]:
+        with self._lock:
+            self._op("due")
+            now = self.now()
+            overdue = sorted((when, m) for m, when in self.deadlines.items() if when <= now)
+            out = []
+            for _, member in overdue[:limit]:
+                tries = self.tries.get(member, 0)
+                self.tries[member] = tries + 1
+                self.deadlines[member] = now + min(resend * 2 ** min(tries, 30), most)
+                out.append(Due(member, tries))
+            return out
 
     # --- ends --------------------------------------------------------------------------------
 

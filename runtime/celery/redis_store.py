@@ -5,8 +5,11 @@ Keys of a flow `F` share the hash tag `{F}` (so a Redis Cluster keeps a flow on 
 (the last step), `journal` (list of changes since the snapshot) and `jbytes` (its size), `inbox`
 (list of events), `outbox` (hash of unpublished actions), `lease`, `nodes` (hash: the node claims,
 `_status` and `_retried`), `outcome` and `done` (the end, for waiters), `exceptions` (hash),
-`check` (the safety net's claim) and, for a top-level flow, `family` (its sub-flows' ids).
-Running flows never expire; `retire` sets a retention on a finished top-level flow and its family.
+`check` (the safety net's claim), `sent` (hash: published tasks not done yet) and, for a
+top-level flow, `family` (its sub-flows' ids). Running flows never expire; `retire` sets a
+retention on a finished top-level flow and its family. The deadlines of one package's flows are
+a sorted set `selinonc:due:<namespace>` (member -> when it is overdue, in ms) and the hash
+`selinonc:tries:<namespace>` (how often the poller took a member).
 """
 
 from __future__ import annotations
@@ -22,12 +25,14 @@ import redis
 from selinonc.runtime.celery.store import (
     Claim,
     Commit,
+    Due,
     Entered,
     FlowMeta,
     LeaseLost,
     Loaded,
     NoSuchFlow,
     StoreError,
+    flow_of,
 )
 
 PREFIX = "selinonc:"
@@ -50,6 +55,7 @@ _FLOW_KEYS = (
     "check",
     "family",
     "by",
+    "sent",
 )
 
 # Every script that writes to a flow first looks for its `meta` (-1: no such flow), and gives
@@ -136,28 +142,66 @@ return 1
 """
 )
 
-# KEYS: meta lease outbox inbox
-_LEAVE = """
-if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
-for i = 2, #ARGV do redis.call('HDEL', KEYS[3], ARGV[i]) end
-if redis.call('GET', KEYS[2]) == ARGV[1] then redis.call('DEL', KEYS[2]) end
-return redis.call('LLEN', KEYS[4])
-"""
-
 _NOW = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 """
 
+# KEYS: meta lease outbox inbox nodes sent due tries
+# ARGV: token, the number k of published tasks, k pairs (node id, ms until it must be claimed),
+# then every published action's id
+_LEAVE = (
+    _KEEP
+    + _NOW
+    + """
+if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+local k = tonumber(ARGV[2])
+for i = 0, k - 1 do
+  local id = ARGV[3 + 2 * i]
+  local action = redis.call('HGET', KEYS[3], id)
+  local claim = redis.call('HGET', KEYS[5], id)
+  if action and claim ~= 'done' then
+    redis.call('HSET', KEYS[6], id, action)
+    keep(KEYS[6])
+    if not claim then  -- a claim taken meanwhile set its own deadline
+      redis.call('ZADD', KEYS[7], now + tonumber(ARGV[4 + 2 * i]), 'n:' .. id)
+      redis.call('HDEL', KEYS[8], 'n:' .. id)
+    end
+  end
+end
+for i = 3 + 2 * k, #ARGV do redis.call('HDEL', KEYS[3], ARGV[i]) end
+if redis.call('GET', KEYS[2]) == ARGV[1] then redis.call('DEL', KEYS[2]) end
+return redis.call('LLEN', KEYS[4])
+"""
+)
+
+# Forget a node's sent action and deadline (KEYS: nodes sent due tries; ARGV[1]: node id).
+_FORGET_NODE = """
+local function forget(id)
+  redis.call('HDEL', KEYS[2], id)
+  redis.call('ZREM', KEYS[3], 'n:' .. id)
+  redis.call('HDEL', KEYS[4], 'n:' .. id)
+end
+"""
+
+# KEYS: nodes sent due tries outbox; ARGV: node id, token, attempt, lease ms, nowait, previous
 _CLAIM = (
     _NOW
+    + _FORGET_NODE
     + """
 local st = redis.call('HMGET', KEYS[1], '_status', '_retried', ARGV[1])
 if not st[1] then return {'unknown', 0} end
-if ARGV[5] ~= '1' and st[1] ~= 'running' then return {'ended', 0} end
-if ARGV[5] ~= '1' and st[2] ~= ARGV[3] then return {'abandoned', 0} end
+local verdict = nil
+if ARGV[5] ~= '1' and st[1] ~= 'running' then verdict = 'ended'
+elseif ARGV[5] ~= '1' and st[2] ~= ARGV[3] then verdict = 'abandoned'
+elseif st[3] == 'done' then verdict = 'done' end
+if verdict then
+  forget(ARGV[1])
+  return {verdict, 0}
+end
+local action = redis.call('HGET', KEYS[2], ARGV[1]) or redis.call('HGET', KEYS[5], ARGV[1])
+if not action then return {'unsent', 0} end
 local v = st[3]
-if v == 'done' then return {'done', 0} end
 if v then
   local sep = string.find(v, ':', 1, true)
   local holder = string.sub(v, 1, sep - 1)
@@ -166,36 +210,105 @@ if v then
     return {'held', expiry - now}
   end
 end
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. ':' .. (now + tonumber(ARGV[4])))
-return {'ok', 0}
+local expiry = now + tonumber(ARGV[4])
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. ':' .. expiry)
+redis.call('ZADD', KEYS[3], expiry, 'n:' .. ARGV[1])
+redis.call('HDEL', KEYS[4], 'n:' .. ARGV[1])
+return {'ok', 0, action}
 """
 )
 
-# KEYS: meta nodes
+# KEYS: meta nodes due
 _EXTEND = (
     _NOW
     + """
 if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
 local v = redis.call('HGET', KEYS[2], ARGV[1])
 if v and string.sub(v, 1, string.len(ARGV[2]) + 1) == ARGV[2] .. ':' then
-  redis.call('HSET', KEYS[2], ARGV[1], ARGV[2] .. ':' .. (now + tonumber(ARGV[3])))
+  local expiry = now + tonumber(ARGV[3])
+  redis.call('HSET', KEYS[2], ARGV[1], ARGV[2] .. ':' .. expiry)
+  redis.call('ZADD', KEYS[3], 'XX', expiry, 'n:' .. ARGV[1])
   return 1
 end
 return 0
 """
 )
 
-# KEYS: meta nodes inbox
+# KEYS: meta inbox nodes sent due tries; ARGV: node id, event, the reporting claim's token
 _COMPLETE = (
     _KEEP
     + """
+local function forget(id)
+  redis.call('HDEL', KEYS[4], id)
+  redis.call('ZREM', KEYS[5], 'n:' .. id)
+  redis.call('HDEL', KEYS[6], 'n:' .. id)
+end
 if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
-if redis.call('HGET', KEYS[2], ARGV[1]) == 'done' then return 0 end
-redis.call('HSET', KEYS[2], ARGV[1], 'done')
-if ARGV[2] ~= '' then redis.call('RPUSH', KEYS[3], ARGV[2]) end
-keep(KEYS[2])
+local v = redis.call('HGET', KEYS[3], ARGV[1])
+if v == 'done' then return 0 end
+if ARGV[3] ~= '' and (not v or string.sub(v, 1, string.len(ARGV[3]) + 1) ~= ARGV[3] .. ':') then
+  return -2  -- not from the run that holds the node's claim
+end
+redis.call('HSET', KEYS[3], ARGV[1], 'done')
+if ARGV[2] ~= '' then redis.call('RPUSH', KEYS[2], ARGV[2]) end
+forget(ARGV[1])
 keep(KEYS[3])
+keep(KEYS[2])
 return 1
+"""
+)
+
+# KEYS: nodes sent due tries; ARGV: node id. A sent task whose claim is not live: its action,
+# the flow's status and attempt; nothing (and no deadline) when it is done or gone.
+_SENT = (
+    _NOW
+    + _FORGET_NODE
+    + """
+local st = redis.call('HMGET', KEYS[1], '_status', '_retried', ARGV[1])
+local action = redis.call('HGET', KEYS[2], ARGV[1])
+if not st[1] or not action or st[3] == 'done' then
+  forget(ARGV[1])
+  return false
+end
+local v = st[3]
+if v then
+  local sep = string.find(v, ':', 1, true)
+  local expiry = tonumber(string.sub(v, sep + 1))
+  if expiry > now then  -- renewed meanwhile: due when it lapses
+    redis.call('ZADD', KEYS[3], expiry, 'n:' .. ARGV[1])
+    redis.call('HDEL', KEYS[4], 'n:' .. ARGV[1])
+    return false
+  end
+end
+return {action, st[1], st[2]}
+"""
+)
+
+# KEYS: due tries; ARGV: member, ms from now ('' unschedules)
+_SCHEDULE = (
+    _NOW
+    + """
+if ARGV[2] == '' then redis.call('ZREM', KEYS[1], ARGV[1])
+else redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1]) end
+redis.call('HDEL', KEYS[2], ARGV[1])
+return 1
+"""
+)
+
+# KEYS: due tries; ARGV: limit, resend ms, most ms
+_DUE = (
+    _NOW
+    + """
+local out = {}
+local members = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[1]))
+for _, m in ipairs(members) do
+  local n = redis.call('HINCRBY', KEYS[2], m, 1)
+  local wait = math.min(tonumber(ARGV[2]) * 2 ^ math.min(n - 1, 30), tonumber(ARGV[3]))
+  redis.call('ZADD', KEYS[1], now + math.floor(wait), m)
+  table.insert(out, m)
+  table.insert(out, n - 1)
+end
+return out
 """
 )
 
@@ -247,8 +360,10 @@ return #ids
 class RedisStore:
     """Flow journals in Redis (see the module docstring for the keys)."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, namespace: str = "") -> None:
         self.url = url
+        self.namespace = namespace  # whose deadlines (one package's) this store polls
+        self._due_keys = [f"{PREFIX}due:{namespace}", f"{PREFIX}tries:{namespace}"]
         self.redis = redis.Redis.from_url(url, socket_timeout=10, socket_connect_timeout=5)
         self._create = self.redis.register_script(_CREATE)
         self._enter = self.redis.register_script(_ENTER)
@@ -262,6 +377,9 @@ class RedisStore:
         self._release_check = self.redis.register_script(_RELEASE_CHECK)
         self._save_exception = self.redis.register_script(_SAVE_EXCEPTION)
         self._retire = self.redis.register_script(_RETIRE)
+        self._sent = self.redis.register_script(_SENT)
+        self._schedule = self.redis.register_script(_SCHEDULE)
+        self._due = self.redis.register_script(_DUE)
 
     def key(self, flow_id: str, kind: str) -> str:
         return f"{PREFIX}{{{flow_id}}}:{kind}"
@@ -366,9 +484,20 @@ class RedisStore:
         self._known(flow_id, exists or -1)
         return sorted((json.loads(v) for v in raw.values()), key=lambda a: _order(a["id"]))
 
-    def leave(self, flow_id: str, token: str, published: Sequence[str]) -> int:
-        keys = self._keys(flow_id, "meta", "lease", "outbox", "inbox")
-        left = int(self._call(lambda: self._leave(keys=keys, args=[token, *published])))
+    def leave(
+        self,
+        flow_id: str,
+        token: str,
+        published: Sequence[str],
+        tasks: Mapping[str, float] | None = None,
+    ) -> int:
+        keys = self._keys(flow_id, "meta", "lease", "outbox", "inbox", "nodes", "sent")
+        keys += self._due_keys
+        args: list[str | int] = [token, len(tasks or ())]
+        for node_id, after in (tasks or {}).items():
+            args += [node_id, _ms(after)]
+        args += list(published)
+        left = int(self._call(lambda: self._leave(keys=keys, args=args)))
         self._known(flow_id, left)
         return left
 
@@ -385,7 +514,7 @@ class RedisStore:
         nowait: bool = False,
         previous: str | None = None,
     ) -> Claim:
-        keys = [self.key(flow_id, "nodes")]
+        keys = [*self._keys(flow_id, "nodes", "sent"), *self._due_keys, self.key(flow_id, "outbox")]
         args: list[str | int] = [
             node_id,
             token,
@@ -394,21 +523,51 @@ class RedisStore:
             "1" if nowait else "",
             previous or "-",
         ]
-        verdict, wait = self._call(lambda: self._claim(keys=keys, args=args))
-        return Claim(_text(verdict), wait / 1000)
+        got = self._call(lambda: self._claim(keys=keys, args=args))
+        action = json.loads(got[2]) if len(got) > 2 else None
+        return Claim(_text(got[0]), got[1] / 1000, action)
 
     def extend(self, flow_id: str, node_id: str, token: str, lease: float) -> bool:
-        keys = self._keys(flow_id, "meta", "nodes")
+        keys = [*self._keys(flow_id, "meta", "nodes"), self._due_keys[0]]
         done = self._call(lambda: self._extend(keys=keys, args=[node_id, token, _ms(lease)]))
         self._known(flow_id, done)
         return bool(done)
 
-    def complete(self, flow_id: str, node_id: str, event: Mapping[str, Any] | None) -> bool:
-        keys = self._keys(flow_id, "meta", "nodes", "inbox")
-        args = [node_id, json.dumps(event) if event is not None else ""]
+    def complete(
+        self,
+        flow_id: str,
+        node_id: str,
+        event: Mapping[str, Any] | None,
+        by: str | None = None,
+    ) -> bool:
+        keys = [*self._keys(flow_id, "meta", "inbox", "nodes", "sent"), *self._due_keys]
+        args = [node_id, json.dumps(event) if event is not None else "", by or ""]
         done = self._call(lambda: self._complete(keys=keys, args=args))
         self._known(flow_id, done)
-        return bool(done)
+        return bool(done == 1)
+
+    def sent(self, node_id: str) -> dict[str, Any] | None:
+        flow_id = flow_of(node_id)
+        keys = [*self._keys(flow_id, "nodes", "sent"), *self._due_keys]
+        got = self._call(lambda: self._sent(keys=keys, args=[node_id]))
+        if not got:
+            return None
+        action: dict[str, Any] = json.loads(got[0])
+        return {**action, "status": _text(got[1]), "attempt": int(got[2])}
+
+    # --- deadlines -----------------------------------------------------------------------------
+
+    def schedule(self, member: str, after: float) -> None:
+        args: list[str | int] = [member, _ms(after)]
+        self._call(lambda: self._schedule(keys=self._due_keys, args=args))
+
+    def unschedule(self, member: str) -> None:
+        self._call(lambda: self._schedule(keys=self._due_keys, args=[member, ""]))
+
+    def due(self, limit: int, resend: float, most: float) -> list[Due]:
+        args = [limit, _ms(resend), _ms(most)]
+        got = self._call(lambda: self._due(keys=self._due_keys, args=args))
+        return [Due(_text(got[i]), int(got[i + 1])) for i in range(0, len(got), 2)]
 
     # --- ends ----------------------------------------------------------------------------------
 

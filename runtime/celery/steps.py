@@ -30,6 +30,7 @@ from selinonc.runtime.celery.store import (
     LeaseLost,
     Loaded,
     StoreError,
+    check_member,
 )
 from selinonc.runtime.core.advance import advance
 from selinonc.runtime.core.events import (
@@ -63,13 +64,17 @@ ENDED = ("succeeded", "failed")  # a flow's status once it has ended
 # The safety net looks at a flow again after `safety_net` seconds while it changes, backing off
 # (doubling) to this while it waits without a change.
 CHECK_MAX_SECONDS = 300.0
+# A published task not claimed this long after it was due is published again (its message may
+# have been lost with a worker that held it unstarted): doubling each time, up to an hour.
+REDELIVER_SECONDS = 120.0
 
 
 class Publisher(Protocol):
     """Where the actions of steps go (Celery messages, or a test's list)."""
 
-    def task(self, flow_name: str, flow_id: str, action: Mapping[str, Any]) -> None:
-        """Send a task message for a StartTask action."""
+    def task(self, flow_name: str, flow_id: str, action: Mapping[str, Any]) -> float | None:
+        """Send a task message for a StartTask action; return its countdown (throttling), if
+        any."""
 
     def start(self, flow_name: str, flow_id: str) -> None:
         """Send a flow's start (a new flow or a sub-flow, throttled as its flow says)."""
@@ -132,6 +137,7 @@ class Stepper:
         *,
         retention: float,
         safety_net: float = 2.0,
+        redeliver_after: float = REDELIVER_SECONDS,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.system = system
@@ -141,6 +147,7 @@ class Stepper:
         self.tracer = tracer
         self.retention = retention
         self.safety_net = safety_net
+        self.redeliver_after = redeliver_after
         self.lease = LEASE_SECONDS
         self.clock = clock  # measures a step against its lease
         self._held: OrderedDict[str, _Held] = OrderedDict()
@@ -213,17 +220,18 @@ class Stepper:
             if entered is None:
                 return status, seq
             published: list[str] = []
+            tasks: dict[str, float] = {}
             try:
-                status, error = self._under_lease(flow_id, token, entered, published)
+                status, error = self._under_lease(flow_id, token, entered, published, tasks)
             except Exception:
                 self._forget(flow_id)  # what this worker holds may not be saved
                 with contextlib.suppress(Exception):  # let the next stepper in at once
-                    self.store.leave(flow_id, token, published)
+                    self.store.leave(flow_id, token, published, tasks)
                 raise
             except BaseException:  # the process is going down: its lease lapses
                 self._forget(flow_id)
                 raise
-            left = self.store.leave(flow_id, token, published)
+            left = self.store.leave(flow_id, token, published, tasks)
             if error is not None:
                 raise error
             held = self._held.get(flow_id)
@@ -232,16 +240,21 @@ class Stepper:
                 return status, seq
 
     def _under_lease(
-        self, flow_id: str, token: str, entered: Entered, published: list[str]
+        self,
+        flow_id: str,
+        token: str,
+        entered: Entered,
+        published: list[str],
+        tasks: dict[str, float],
     ) -> tuple[str, StorageError | None]:
         """Publish what a dead step left, apply the pending events, commit, publish; the ids of
-        what went out are added to `published` as they go."""
+        what went out are added to `published` as they go (and the tasks' to `tasks`, with
+        when a worker must have claimed them)."""
         meta = self.meta(flow_id)
         assert meta is not None  # enter() found the flow
         if entered.outbox:  # a step that died before publishing, or whose lease lapsed
             for action in self.store.outbox(flow_id):
-                self.publish(meta, flow_id, action)
-                published.append(action["id"])
+                self._send(meta, flow_id, action, published, tasks)
         if not entered.events:
             return entered.status, None
         held = self._hold(flow_id, entered.seq, entered.by)
@@ -269,8 +282,7 @@ class Stepper:
         for trace in traces:
             self.tracer(trace.event, trace.details)
         for action in actions:
-            self.publish(meta, flow_id, action)
-            published.append(action["id"])
+            self._send(meta, flow_id, action, published, tasks)
         if recheck and state.status == RUNNING:
             self.schedule_check(meta, flow_id, max(recheck[-1], self.safety_net), held.seq)
         return state.status, error
@@ -413,11 +425,25 @@ class Stepper:
 
     # --- publishing ------------------------------------------------------------------------
 
-    def publish(self, meta: FlowMeta, flow_id: str, action: Mapping[str, Any]) -> None:
-        """Send one action a step decided (under the flow's lease)."""
+    def _send(
+        self,
+        meta: FlowMeta,
+        flow_id: str,
+        action: Mapping[str, Any],
+        published: list[str],
+        tasks: dict[str, float],
+    ) -> None:
+        countdown = self.publish(meta, flow_id, action)
+        published.append(action["id"])
+        if action["kind"] == "task":
+            tasks[action["id"]] = (countdown or 0.0) + self.redeliver_after
+
+    def publish(self, meta: FlowMeta, flow_id: str, action: Mapping[str, Any]) -> float | None:
+        """Send one action a step decided (under the flow's lease); for a task, return its
+        message's countdown."""
         kind = action["kind"]
         if kind == "task":
-            self.publisher.task(meta.flow, flow_id, action)
+            return self.publisher.task(meta.flow, flow_id, action)
         elif kind == "flow":
             sub = FlowState(
                 flow=action["name"],
@@ -432,6 +458,7 @@ class Stepper:
             self.publisher.timer(meta.flow, flow_id, action["after"], action.get("retried"))
         elif kind == "end":
             self.end(meta, flow_id, action)
+        return None
 
     def end(self, meta: FlowMeta, flow_id: str, action: Mapping[str, Any]) -> None:
         """A flow ended: record its outcome; tell its parent, or retire a top-level flow."""
@@ -450,11 +477,17 @@ class Stepper:
         event: Event = NodeFinished(node_id) if action["ok"] else NodeFailed(node_id)
         self.complete(parent_id, node_id, event)
 
-    def complete(self, flow_id: str, node_id: str, event: Event | None) -> None:
-        """Record a node's outcome (once; None for a nowait node) and step its flow."""
+    def complete(
+        self, flow_id: str, node_id: str, event: Event | None, by: str | None = None
+    ) -> bool:
+        """Record a node's outcome (once; None for a nowait node) and step its flow; False when
+        it was recorded before, or `by` (the reporting run's claim) does not hold the node."""
         data = event_json(event) if event is not None else None
-        if self.store.complete(flow_id, node_id, data) and event is not None:
+        if not self.store.complete(flow_id, node_id, data, by):
+            return False
+        if event is not None:
             self.step(flow_id)
+        return True
 
     def schedule_check(self, meta: FlowMeta, flow_id: str, after: float, seq: int) -> None:
         """Make sure one safety-net check of the flow is on its way (one chain per flow)."""
@@ -466,6 +499,11 @@ class Stepper:
         """The safety net: step the flow (applying what a dead stepper left pending and
         publishing what it left in the outbox), and look again later while it runs: soon while
         it changes or another worker holds it, less and less often while it waits."""
+        self._check(flow_id, mark)
+        # Done with: the deadline index no longer sends it (it stays due if the check failed).
+        self.store.unschedule(check_member(flow_id, mark))
+
+    def _check(self, flow_id: str, mark: str) -> None:
         token, after, seq = _mark(mark)
         mine = self.store.release_check(flow_id, token)
         meta = self.meta(flow_id)

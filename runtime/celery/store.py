@@ -13,7 +13,13 @@ Each flow instance is a journal, so a completion costs the same whatever the flo
   a holder that dies before publishing leaves them for the next one;
 - **node claims**: a node id runs on one worker at a time; a claim is a lease, renewed while the
   task runs and turned into "done" with the completion, so a duplicated message never runs a task
-  body twice, and a killed worker's claim expires so the redelivered message runs.
+  body twice, and a killed worker's claim expires so the redelivered message runs;
+- **sent tasks**: each published task's action stays in the store until the node is done, and a
+  claim runs that action, not what the message says (a forged message cannot run another task);
+- **deadlines**: one index of what must happen by when (a published task claimed, a claim
+  renewed, a flow's start or retry timer applied, its next safety-net check). Every worker polls
+  it (`due`) and redelivers what is overdue, so nothing waits on a message a dead worker held:
+  the broker's visibility timeout never decides when a flow goes on.
 
 `redis_store.RedisStore` keeps all of this in Redis (one round trip per operation, in Lua);
 `memory_store.MemoryStore` is its in-memory twin for tests, with fault injection.
@@ -37,6 +43,10 @@ class StoreError(SelinoncError):
 
 class NoSuchFlow(SelinoncError):
     """The store knows no such flow: never started, or removed after its retention."""
+
+
+class FlowLost(NoSuchFlow):
+    """A flow a handle started is no longer in the store (a Redis that kept nothing on disk)."""
 
 
 class LeaseLost(StoreError):
@@ -90,12 +100,43 @@ class Commit:
 
 @dataclass(frozen=True, slots=True)
 class Claim:
-    """The answer to a node claim: "ok" (run it), "held" (running elsewhere: ask again after
-    `wait` seconds), "done", "ended" (the flow is over), "abandoned" (an earlier flow attempt's
-    node) or "unknown" (no such flow)."""
+    """The answer to a node claim: "ok" (run `action`, the task the flow published), "held"
+    (running elsewhere: ask again after `wait` seconds), "done", "ended" (the flow is over),
+    "abandoned" (an earlier flow attempt's node), "unknown" (no such flow) or "unsent" (the
+    flow never published this node: a forged or corrupted message)."""
 
     verdict: str
     wait: float = 0.0
+    action: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Due:
+    """An overdue deadline the poller took: what it names and how often it was taken before."""
+
+    member: str
+    tries: int
+
+
+# Deadline members: what is due, by kind.
+def check_member(flow_id: str, mark: str) -> str:
+    """A flow's next safety-net check (its mark tells the check its place in the chain)."""
+    return f"c:{flow_id}:{mark}"
+
+
+def start_member(flow_id: str) -> str:
+    """A flow's start, until a step applied it."""
+    return f"s:{flow_id}"
+
+
+def timer_member(flow_id: str, retried: int | None) -> str:
+    """A flow's retry timer, until a step applied it."""
+    return f"t:{flow_id}:{'' if retried is None else retried}"
+
+
+def node_member(node_id: str) -> str:
+    """A published task, until it is claimed, and a claim, until it is renewed or done."""
+    return f"n:{node_id}"
 
 
 class FlowStore(Protocol):
@@ -133,9 +174,16 @@ class FlowStore(Protocol):
     def outbox(self, flow_id: str) -> list[dict[str, Any]]:
         """Every unpublished action, by id."""
 
-    def leave(self, flow_id: str, token: str, published: Sequence[str]) -> int:
+    def leave(
+        self,
+        flow_id: str,
+        token: str,
+        published: Sequence[str],
+        tasks: Mapping[str, float] | None = None,
+    ) -> int:
         """Delete published actions from the outbox, release the lease; return how many events
-        are pending (a step must follow when there are)."""
+        are pending (a step must follow when there are). The published tasks (`tasks`: node id
+        -> seconds until a worker must have claimed it) are kept as sent, with a deadline."""
 
     def claim(
         self,
@@ -149,15 +197,40 @@ class FlowStore(Protocol):
         previous: str | None = None,
     ) -> Claim:
         """Claim node `node_id` of attempt `retried` for `lease` seconds, as `token`: taken when
-        no live claim holds it, or when the live one is `previous`'s (a task retry continues
-        its claim) or `token`'s. A `nowait` node runs whatever its flow has become since."""
+        the flow sent it and no live claim holds it, or when the live one is `previous`'s (a
+        task retry continues its claim) or `token`'s. A `nowait` node runs whatever its flow has
+        become since. The claim's expiry is its deadline."""
 
     def extend(self, flow_id: str, node_id: str, token: str, lease: float) -> bool:
         """Renew `token`'s claim for `lease` seconds from now; False when it is not held."""
 
-    def complete(self, flow_id: str, node_id: str, event: Mapping[str, Any] | None) -> bool:
+    def complete(
+        self,
+        flow_id: str,
+        node_id: str,
+        event: Mapping[str, Any] | None,
+        by: str | None = None,
+    ) -> bool:
         """Mark the node done and append its completion `event` (None for a nowait node), once:
-        False when it was done already."""
+        False when it was done already, or when `by` (the claim token of the run that reports
+        it; None for a sub-flow's end) is not the node's claim."""
+
+    def sent(self, node_id: str) -> dict[str, Any] | None:
+        """A task the flow published and no run finished, when its claim is not live (its
+        worker is gone, or it was never claimed): the action to publish again; else None."""
+
+    # --- deadlines ---------------------------------------------------------------------------
+
+    def schedule(self, member: str, after: float) -> None:
+        """Make `member` due in `after` seconds (replacing when it was due before)."""
+
+    def unschedule(self, member: str) -> None:
+        """`member` happened: it is no longer due."""
+
+    def due(self, limit: int, resend: float, most: float) -> list[Due]:
+        """Take up to `limit` overdue members: each is due again `resend` seconds from now,
+        doubled for each time it was taken before, up to `most` (in case what the poller sends
+        is lost too), until it is unscheduled."""
 
     def finish(self, flow_id: str, outcome: Mapping[str, Any]) -> None:
         """Record a flow's outcome (status, report, reason) and wake whoever waits for it."""

@@ -7,6 +7,7 @@ import importlib
 import os
 import signal
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -154,7 +155,7 @@ def test_a_flow_survives_a_worker_process_killed_in_the_middle_of_a_task(
     assert _result(handle, "Slow")["pid"] != pid  # it ran again, in another process
 
 
-def test_an_unknown_flow_is_refused_and_wait_times_out(
+def test_an_unknown_flow_is_refused_and_waiting_for_a_flow_the_store_lacks_fails_at_once(
     e2e: dict[str, Any], redis_worker: Any
 ) -> None:
     import selinonc.runtime.celery as selinonc_celery
@@ -163,8 +164,12 @@ def test_an_unknown_flow_is_refused_and_wait_times_out(
         selinonc_celery.run_flow("nope", app=e2e["app"])
     handle = selinonc_celery.run_flow("store_and_read", app=e2e["app"])
     never = selinonc_celery.FlowHandle(handle.driver, "no-such-flow-id", "store_and_read")
-    with pytest.raises(TimeoutError, match=r"did not end in 0.2 s"):
-        never.wait(0.2)
+    started = time.monotonic()
+    with pytest.raises(selinonc_celery.FlowLost, match=r"not in the flow store .*appendonly"):
+        never.wait(30)
+    assert time.monotonic() - started < 10  # named at once, not after the timeout
+    with pytest.raises(selinonc_celery.FlowLost):
+        never.state()
     assert handle.wait(60) == "succeeded"
     assert handle.state()["status"] == "succeeded"
 
@@ -208,7 +213,7 @@ def test_the_safety_net_publishes_what_a_dead_step_saved_but_never_sent(
     from selinonc.runtime.core.state import FlowState
 
     driver = e2e["driver"]
-    flow_id = "dead-step-" + os.urandom(4).hex()
+    flow_id = os.urandom(16).hex()  # a flow id, as uuid4().hex
     state = FlowState(flow="store_and_read", id=flow_id, node_args=1)
     driver.stepper.create(flow_id, state, FlowMeta("store_and_read", flow_id, None))
 

@@ -260,6 +260,7 @@ def _node(cls: type[Any]) -> _Node:
     recorded: list[str] = []
     driver = SimpleNamespace(
         store=lab.store,
+        stepper=lab.stepper,
         system=lab.system,
         pool=StoragePool(lab.system),
         exceptions=_Exceptions(lab.store),
