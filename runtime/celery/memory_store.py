@@ -221,6 +221,7 @@ class MemoryStore:
         *,
         nowait: bool = False,
         previous: str | None = None,
+        name: str = "",
     ) -> Claim:
         with self._lock:
             self._op("claim")
@@ -241,6 +242,8 @@ class MemoryStore:
             action = flow.sent.get(node_id) or flow.outbox.get(node_id)
             if action is None:
                 return Claim("unsent")
+            if name and json.loads(action)["name"] != name:
+                return Claim("mismatch")
             now = self.now()
             if held is not None and held[0] not in (token, previous) and held[1] > now:
                 return Claim("held", held[1] - now)

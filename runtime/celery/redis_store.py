@@ -184,7 +184,8 @@ local function forget(id)
 end
 """
 
-# KEYS: nodes sent due tries outbox; ARGV: node id, token, attempt, lease ms, nowait, previous
+# KEYS: nodes sent due tries outbox
+# ARGV: node id, token, attempt, lease ms, nowait, previous, the task the message names
 _CLAIM = (
     _NOW
     + _FORGET_NODE
@@ -201,6 +202,7 @@ if verdict then
 end
 local action = redis.call('HGET', KEYS[2], ARGV[1]) or redis.call('HGET', KEYS[5], ARGV[1])
 if not action then return {'unsent', 0} end
+if ARGV[7] ~= '' and cjson.decode(action)['name'] ~= ARGV[7] then return {'mismatch', 0} end
 local v = st[3]
 if v then
   local sep = string.find(v, ':', 1, true)
@@ -513,6 +515,7 @@ class RedisStore:
         *,
         nowait: bool = False,
         previous: str | None = None,
+        name: str = "",
     ) -> Claim:
         keys = [*self._keys(flow_id, "nodes", "sent"), *self._due_keys, self.key(flow_id, "outbox")]
         args: list[str | int] = [
@@ -522,6 +525,7 @@ class RedisStore:
             _ms(lease),
             "1" if nowait else "",
             previous or "-",
+            name,
         ]
         got = self._call(lambda: self._claim(keys=keys, args=args))
         action = json.loads(got[2]) if len(got) > 2 else None

@@ -102,8 +102,9 @@ class Commit:
 class Claim:
     """The answer to a node claim: "ok" (run `action`, the task the flow published), "held"
     (running elsewhere: ask again after `wait` seconds), "done", "ended" (the flow is over),
-    "abandoned" (an earlier flow attempt's node), "unknown" (no such flow) or "unsent" (the
-    flow never published this node: a forged or corrupted message)."""
+    "abandoned" (an earlier flow attempt's node), "unknown" (no such flow), "unsent" (the
+    flow never published this node) or "mismatch" (it did, as another task): "unsent" and
+    "mismatch" answer a forged or corrupted message."""
 
     verdict: str
     wait: float = 0.0
@@ -195,11 +196,12 @@ class FlowStore(Protocol):
         *,
         nowait: bool = False,
         previous: str | None = None,
+        name: str = "",
     ) -> Claim:
         """Claim node `node_id` of attempt `retried` for `lease` seconds, as `token`: taken when
-        the flow sent it and no live claim holds it, or when the live one is `previous`'s (a
-        task retry continues its claim) or `token`'s. A `nowait` node runs whatever its flow has
-        become since. The claim's expiry is its deadline."""
+        the flow sent it (as task `name`, unless "") and no live claim holds it, or when the
+        live one is `previous`'s (a task retry continues its claim) or `token`'s. A `nowait`
+        node runs whatever its flow has become since. The claim's expiry is its deadline."""
 
     def extend(self, flow_id: str, node_id: str, token: str, lease: float) -> bool:
         """Renew `token`'s claim for `lease` seconds from now; False when it is not held."""

@@ -231,6 +231,7 @@ def run_node(driver: Driver, task: Task, job: dict[str, Any]) -> Any:
             CLAIM_SECONDS,
             nowait=nowait,
             previous=job.get("claim"),
+            name=job["name"],
         )
     except StoreError as exc:  # the task has not run yet: running it later is safe
         raise task.retry(countdown=1, exc=exc, max_retries=None) from exc
@@ -238,11 +239,11 @@ def run_node(driver: Driver, task: Task, job: dict[str, Any]) -> Any:
         raise task.retry(kwargs=job, countdown=claim.wait + 0.1, max_retries=None)
     if claim.verdict == "unsent":
         return refuse(driver, TASK, f"flow {flow_id} never sent node {node_id}", job)
+    if claim.verdict == "mismatch":
+        return refuse(driver, TASK, f"flow {flow_id} sent node {node_id} as another task", job)
     if claim.verdict != "ok" or claim.action is None:
         return {"selinonc": "skipped", "why": claim.verdict}
     sent = claim.action  # what the flow published, whatever the message says
-    if sent["name"] != job["name"]:  # its claim lapses: the published message runs it
-        return refuse(driver, TASK, f"node {node_id} is task {sent['name']!r}", job)
     run = TaskRun(
         node_id,
         sent["name"],
