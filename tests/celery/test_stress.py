@@ -192,9 +192,15 @@ def _run(
     driver: Any,
     workers: dict[str, subprocess.Popen[str]],
     replace: Callable[[], dict[str, subprocess.Popen[str]]] | None = None,
+    *,
+    flows: int = FLOWS,
+    items: int = ITEMS,
+    only_main: bool = False,
+    sleep: float = 0.0,
 ) -> Run:
-    """Start the flows; with `replace`, kill worker w1 mid-run and start the workers it returns
-    in its place; wait for every flow; what happened."""
+    """Start `flows` flows of `items` items (each sleeping `sleep` seconds); with `replace`, kill worker w1 mid-run (its main
+    process and pool children, or with `only_main` its main process alone) and start the
+    workers it returns in its place; wait for every flow; what happened."""
     import redis
 
     from selinonc.runtime.celery import run_flow
@@ -203,17 +209,22 @@ def _run(
     counters = redis.Redis(db=STORE_DB)
     try:
         start = time.monotonic()
-        handles = [run_flow("stress", {"items": ITEMS}, app=app) for _ in range(FLOWS)]
+        handles = [
+            run_flow("stress", {"items": items, "sleep": sleep}, app=app) for _ in range(flows)
+        ]
         killed: dict[str, Any] = {}
         if replace is not None:
-            total = FLOWS * NODES_PER_FLOW
+            total = flows * (items + 2)
             while int(counters.get(total_key) or 0) < KILL_AFTER * total:
                 if time.monotonic() - start > WAIT_SECONDS:
                     pytest.fail(f"fewer than {KILL_AFTER * total:.0f} executions in time")
                 time.sleep(0.01)
             victim = workers["w1"]
             pids = _group(victim.pid)
-            os.killpg(victim.pid, signal.SIGKILL)
+            if only_main:
+                os.kill(victim.pid, signal.SIGKILL)
+            else:
+                os.killpg(victim.pid, signal.SIGKILL)
             victim.wait(10)
             killed = {
                 "worker": "w1",
@@ -291,7 +302,7 @@ def _workers(
     }
 
 
-def _problems(run: Run, killed: set[int] | None) -> list[str]:
+def _problems(run: Run, killed: set[int] | None, nodes: int = FLOWS * NODES_PER_FLOW) -> list[str]:
     """Each way the run broke exactly-once. With `killed` (the pids of the killed worker), a
     node may have run twice when its first execution was there and never completed, the second
     elsewhere."""
@@ -300,8 +311,8 @@ def _problems(run: Run, killed: set[int] | None) -> list[str]:
         for i, s in run.statuses.items()
         if s != "succeeded"
     ]
-    if len(run.reported) != FLOWS * NODES_PER_FLOW:
-        problems.append(f"{len(run.reported)} nodes reported, not {FLOWS * NODES_PER_FLOW}")
+    if len(run.reported) != nodes:
+        problems.append(f"{len(run.reported)} nodes reported, not {nodes}")
     if set(run.counts) != run.reported:
         problems.append(
             f"{len(set(run.counts) - run.reported)} counted nodes not reported, "

@@ -9,6 +9,7 @@ task_postrun handler below)."""
 from __future__ import annotations
 
 import os
+import time
 from typing import Any
 
 import redis
@@ -88,6 +89,7 @@ class Split(SelinonTask):
 class Item(SelinonTask):
     def run(self, node_args: Any) -> Any:
         begin(self.task_id)
+        time.sleep(float(node_args.get("sleep", 0)))  # the fault tests' items take a while
         end(self.task_id)
 
 
