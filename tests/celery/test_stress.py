@@ -198,9 +198,10 @@ def _run(
     only_main: bool = False,
     sleep: float = 0.0,
 ) -> Run:
-    """Start `flows` flows of `items` items (each sleeping `sleep` seconds); with `replace`, kill worker w1 mid-run (its main
-    process and pool children, or with `only_main` its main process alone) and start the
-    workers it returns in its place; wait for every flow; what happened."""
+    """Start `flows` flows of `items` items (each sleeping `sleep` seconds); with `replace`,
+    kill worker w1 mid-run (its main process and pool children, or with `only_main` its main
+    process alone) and start the workers it returns in its place; wait for every flow; what
+    happened."""
     import redis
 
     from selinonc.runtime.celery import run_flow
