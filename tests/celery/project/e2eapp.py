@@ -10,8 +10,7 @@ import selinonc.runtime.celery as selinonc_celery
 
 app = Celery("e2e", broker=os.environ["E2E_BROKER"], backend=os.environ["E2E_BACKEND"])
 app.conf.update(
-    # A task whose worker dies comes back quickly (Redis brokers wait this long for an ack).
-    broker_transport_options={"visibility_timeout": 30},
+    # The broker's default visibility timeout: selinonc never waits for it (issue 10).
     worker_prefetch_multiplier=1,
     broker_connection_retry_on_startup=True,
 )
