@@ -223,6 +223,27 @@ def has_errors(diagnostics: Iterable[Diagnostic]) -> bool:
     return any(d.severity is Severity.ERROR for d in diagnostics)
 
 
+# A source line is shown whole up to this many characters, a longer one (flow-style YAML written
+# on one line) as a window around the caret: a diagnostic prints a bounded excerpt, not a copy of
+# the whole file each.
+MAX_SHOWN_LINE = 200
+
+
+def excerpt(line: str, col: int) -> tuple[str, int]:
+    """The source line as a diagnostic shows it, and the caret's 0-based offset in it.
+
+    Tabs show as one space each, so that the caret stays under the column.
+    """
+    at = max(col - 1, 0)
+    if len(line) <= MAX_SHOWN_LINE:
+        return line.expandtabs(1).rstrip(), at
+    start = max(0, min(at - MAX_SHOWN_LINE // 2, len(line) - MAX_SHOWN_LINE))
+    end = start + MAX_SHOWN_LINE
+    before = "..." if start else ""
+    after = "..." if end < len(line) else ""
+    return before + line[start:end].expandtabs(1).rstrip() + after, at - start + len(before)
+
+
 def render(diagnostic: Diagnostic, sources: Mapping[str, SourceFile]) -> str:
     """Render one diagnostic like a compiler: location, message, source line, caret, hint."""
     d = diagnostic
@@ -230,9 +251,9 @@ def render(diagnostic: Diagnostic, sources: Mapping[str, SourceFile]) -> str:
     source = sources.get(d.span.file)
     line = source.line(d.span.line) if source is not None else None
     if line is not None:
-        text = line.expandtabs(1).rstrip()
+        text, at = excerpt(line, d.span.col)
         out.append(f"    {text}")
-        out.append("    " + " " * max(d.span.col - 1, 0) + "^")
+        out.append("    " + " " * at + "^")
     if d.hint:
         out.append(f"hint: {d.hint}")
     return "\n".join(out)
