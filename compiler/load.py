@@ -364,6 +364,23 @@ def _yaml_hint(exc: yaml.MarkedYAMLError) -> str:
     return _YAML_FALLBACK_HINT
 
 
+def _code_point(exc: yaml.reader.ReaderError, text: str) -> int:
+    """The code point PyYAML rejected.
+
+    PyYAML (6.0, pure Python and libyaml alike) passes `ord(character)`, an int, for a character
+    of a text; a one-character str or bytes is accepted too, and failing all, the text at the
+    error's position.
+    """
+    char = exc.character
+    if isinstance(char, int):
+        return char
+    if isinstance(char, (str, bytes)) and len(char) == 1:
+        return ord(char)
+    if 0 <= exc.position < len(text):
+        return ord(text[exc.position])
+    return 0
+
+
 def load_text(source: SourceFile) -> tuple[Document | None, list[Diagnostic]]:
     """Parse one source file into a Document, or return the diagnostics that prevent it."""
     path = source.path
@@ -372,12 +389,11 @@ def load_text(source: SourceFile) -> tuple[Document | None, list[Diagnostic]]:
     except yaml.reader.ReaderError as exc:
         before = source.text[: exc.position]
         span = Span(path, before.count("\n") + 1, len(before) - (before.rfind("\n") + 1) + 1)
-        char = exc.character if isinstance(exc.character, str) else "\0"
         return None, [
             Diagnostic.error(
                 "SC104",
                 span,
-                f"the character U+{ord(char):04X} is not allowed in YAML",
+                f"the character U+{_code_point(exc, source.text):04X} is not allowed in YAML",
                 hint="remove it; is this really a YAML text file?",
             )
         ]

@@ -106,6 +106,24 @@ def test_broken_yaml_gives_one_positioned_diagnostic(
 
 
 @pytest.mark.parametrize(
+    ("text", "line", "col", "shown"),
+    [
+        ("a: b\x0cc\n", 1, 5, "U+000C"),  # a form feed
+        ("a: \x00\n", 1, 4, "U+0000"),
+        ("é: 1\nb: ü\x80\n", 2, 5, "U+0080"),  # a C1 control (U+0085, NEL, is a line break)
+        ("a: \x9f\n", 1, 4, "U+009F"),
+        ("a: \ufffe\n", 1, 4, "U+FFFE"),
+    ],
+)
+def test_a_character_yaml_rejects_is_named_by_its_code_point(
+    text: str, line: int, col: int, shown: str
+) -> None:
+    # PyYAML's ReaderError carries the character as ord(character), an int, not a str.
+    _, found = load(text)
+    assert found == [("SC104", line, col, f"the character {shown} is not allowed in YAML")]
+
+
+@pytest.mark.parametrize(
     ("text", "hint"),
     [
         ("flows: [main\nx: 1\n", "is the `]` of the list opened at line 1, column 8 missing?"),
