@@ -31,6 +31,9 @@ from selinonc.runtime.tables import System
 from selinonc.runtime.trace import tracer_for
 
 DAY = 24 * 3600.0
+# How long a worker tries to record a finished task's outcome before it hands it to the
+# dispatcher (a Redis restart takes seconds; a body is not run again for it).
+RECORD_SECONDS = 120.0
 _log = logging.getLogger("selinonc.celery")
 
 
@@ -156,10 +159,12 @@ class Driver:
         event: NodeFinished | NodeFailed | None,
         token: str,
     ) -> None:
-        """Record a task's outcome; when the store or a storage is down, hand it to the
-        dispatcher, which retries until it is recorded (the task itself is not run again:
-        its claim, `token`'s, is held meanwhile)."""
-        for attempt in range(3):
+        """Record a task's outcome, trying again with back-off for RECORD_SECONDS while the
+        store or a storage is down (a Redis restart: the claim is renewed meanwhile), then hand
+        it to the dispatcher, which retries until it is recorded (the task itself is not run
+        again: its claim, `token`'s, is held meanwhile)."""
+        deadline, pause = time.monotonic() + RECORD_SECONDS, 0.1
+        while True:
             try:
                 self.stepper.complete(flow_id, node_id, event, by=token)
                 return
@@ -168,7 +173,10 @@ class Driver:
                 return
             except (StoreError, StorageError) as exc:
                 _log.warning("recording %s of flow %s failed (%s)", node_id, flow_id, exc)
-                time.sleep(0.1 * (attempt + 1))
+                if time.monotonic() + pause > deadline:
+                    break
+                time.sleep(pause)
+                pause = min(2 * pause, 5.0)
         if event is None:
             return  # a nowait node: nothing waits for its outcome
         with contextlib.suppress(StoreError, NoSuchFlow):

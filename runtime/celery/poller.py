@@ -30,15 +30,25 @@ if TYPE_CHECKING:
 POLL_SECONDS = 1.0  # how often each worker looks at the index
 BATCH = 200  # members one poll takes at most (a full batch polls again at once)
 MOST_SECONDS = 3600.0  # a member taken again and again is sent at least this often
+# After the store was unreachable, the poller waits this long before it polls again: claims
+# lapsed while nobody could renew them, and their running tasks renew them (every 10 s) first.
+RECOVERY_SECONDS = 15.0
 _log = logging.getLogger("selinonc.celery")
 
 
 class Poller:
     """Sends what the deadline index says is overdue, for one driver."""
 
-    def __init__(self, driver: Driver, *, interval: float = POLL_SECONDS) -> None:
+    def __init__(
+        self,
+        driver: Driver,
+        *,
+        interval: float = POLL_SECONDS,
+        recovery: float = RECOVERY_SECONDS,
+    ) -> None:
         self.driver = driver
         self.interval = interval
+        self.recovery = recovery
         self.sent = 0  # what this poller has sent (for tests and logs)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -135,10 +145,16 @@ class Poller:
         failing = 0.0
         while not self._stop.is_set():
             try:
-                full = self.poll() >= BATCH
                 if failing:
-                    _log.warning("selinonc: the flow store is back; polling deadlines again")
-                failing = 0.0
+                    self.driver.store.unschedule("")  # reachable again?
+                    _log.warning(
+                        "selinonc: the flow store is back; polling deadlines again in %.0f s",
+                        self.recovery,
+                    )
+                    failing = 0.0
+                    if self._stop.wait(self.recovery):  # running tasks renew their claims
+                        return
+                full = self.poll() >= BATCH
             except Exception as exc:  # the store is down: back off, never die
                 if not failing:
                     _log.warning("selinonc: cannot poll deadlines (%s); retrying", exc)

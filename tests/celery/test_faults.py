@@ -17,12 +17,23 @@ never run at once); the Redis restarts use a private redis-server on a free port
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
 from contextlib import ExitStack
+from pathlib import Path
 from typing import Any
 
+import pytest
+import redis
+
 from tests.celery import test_stress
-from tests.celery.test_stress import _flush, _problems, _report, _run, _workers
+from tests.celery.services import REDIS, require
+from tests.celery.test_stress import _close, _flush, _problems, _report, _run, _workers
 
 FLOWS, ITEMS = 5, 50
 NODES = FLOWS * (ITEMS + 2)
@@ -63,3 +74,122 @@ def test_a_worker_main_process_killed_on_the_redis_broker_reruns_only_what_it_ra
     assert run.killed["after_executions"] < NODES // 2, "killed too late"
     problems = _problems(run, killed=run.killed["pids"], nodes=NODES)
     assert not problems, _report("w1's main process killed (Redis broker)", run, problems)
+
+
+class PrivateRedis:
+    """A redis-server of this test's own on a free port, with AOF (every write synced), that a
+    test can shut down and start again."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def url(self, db: int) -> str:
+        return f"redis://127.0.0.1:{self.port}/{db}"
+
+    def start(self) -> None:
+        command = [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1"]
+        command += ["--appendonly", "yes", "--appendfsync", "always", "--save", ""]
+        command += ["--dir", str(self.directory)]
+        self.process = subprocess.Popen(
+            command, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT
+        )
+        client = redis.Redis(port=self.port)
+        try:
+            for _ in range(100):
+                with contextlib.suppress(redis.ConnectionError, redis.BusyLoadingError):
+                    if client.ping():
+                        return
+                time.sleep(0.1)
+            raise RuntimeError("the private redis-server did not start")
+        finally:
+            client.close()
+
+    def shutdown(self) -> None:
+        """SHUTDOWN: Redis syncs its AOF and exits."""
+        client = redis.Redis(port=self.port)
+        with contextlib.suppress(redis.ConnectionError):
+            client.shutdown()
+        client.close()
+        assert self.process is not None
+        self.process.wait(30)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(10)
+
+
+REDIS_SERVER = shutil.which("redis-server") or "redis-server"
+
+
+@pytest.fixture
+def private_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
+    require(REDIS)
+    server = PrivateRedis(tmp_path)
+    server.start()
+    yield server
+    server.stop()
+
+
+def _restart_run(stress: dict[str, Any], server: PrivateRedis, down: float) -> Any:
+    """The flows on the private Redis (broker, backend, flow store, results), which is shut
+    down once a fifth of the executions have started and started again `down` seconds later."""
+    env = {
+        **stress["env"],
+        "STRESS_BROKER": server.url(0),
+        "STRESS_BACKEND": server.url(1),
+        "STRESS_STORE": server.url(2),
+        "STRESS_RESULTS_URL": server.url(2),
+        # The bodies' counters stay on the machine's Redis: what they count must not fail.
+        "STRESS_COUNTS_URL": f"redis://127.0.0.1:6379/{test_stress.STORE_DB}",
+        "STRESS_REDELIVER": REDELIVER,
+    }
+    old = dict(os.environ)
+    os.environ.update(env)
+    _flush()
+    app, driver = stress["module"].create(env["STRESS_BROKER"])
+
+    def fault() -> dict[str, Any]:
+        started = time.monotonic()
+        server.shutdown()
+        time.sleep(down)
+        server.start()
+        return {"redis back after seconds": round(time.monotonic() - started, 1)}
+
+    try:
+        with ExitStack() as stack:
+            run_env = {**stress, "env": env}
+            workers = _workers(stack, run_env, env["STRESS_BROKER"])
+            run = _run(
+                app,
+                driver,
+                workers,
+                flows=FLOWS,
+                items=ITEMS,
+                sleep=SLEEP,
+                fault=fault,
+                counters_url=env["STRESS_COUNTS_URL"],
+            )
+            exited = {n: p.returncode for n, p in workers.items() if p.poll() is not None}
+            unacked = redis.Redis.from_url(server.url(0)).hlen("unacked")
+    finally:
+        _close(app, driver)
+        os.environ.clear()
+        os.environ.update(old)
+    print(run.summary(), "exited:", exited, "unacked:", unacked)
+    return run, exited, unacked
+
+
+@pytest.mark.parametrize("down", [3.0, 30.0], ids=["restart", "down-30s"])
+def test_every_flow_ends_after_redis_is_shut_down_and_started_again(
+    stress: dict[str, Any], private_redis: PrivateRedis, down: float
+) -> None:
+    run, exited, unacked = _restart_run(stress, private_redis, down)
+    assert not exited, f"workers exited: {exited}\n" + _report("Redis restarted", run, [])
+    problems = _problems(run, killed=None, nodes=NODES)
+    assert not problems, _report(f"Redis down {down} s", run, problems)
+    assert unacked == 0, f"{unacked} messages left unacknowledged"

@@ -197,29 +197,34 @@ def _run(
     items: int = ITEMS,
     only_main: bool = False,
     sleep: float = 0.0,
+    fault: Callable[[], dict[str, Any]] | None = None,
+    counters_url: str = f"redis://127.0.0.1:6379/{STORE_DB}",
 ) -> Run:
     """Start `flows` flows of `items` items (each sleeping `sleep` seconds); with `replace`,
     kill worker w1 mid-run (its main process and pool children, or with `only_main` its main
-    process alone) and start the workers it returns in its place; wait for every flow; what
-    happened."""
+    process alone) and start the workers it returns in its place (or, with `fault`, call it
+    instead: what it returns is the run's `killed`); wait for every flow; what happened."""
     import redis
 
     from selinonc.runtime.celery import run_flow
 
     total_key = importlib.import_module("stresstasks").TOTAL
-    counters = redis.Redis(db=STORE_DB)
+    counters = redis.Redis.from_url(counters_url)
     try:
         start = time.monotonic()
         handles = [
             run_flow("stress", {"items": items, "sleep": sleep}, app=app) for _ in range(flows)
         ]
         killed: dict[str, Any] = {}
-        if replace is not None:
+        if replace is not None or fault is not None:
             total = flows * (items + 2)
             while int(counters.get(total_key) or 0) < KILL_AFTER * total:
                 if time.monotonic() - start > WAIT_SECONDS:
                     pytest.fail(f"fewer than {KILL_AFTER * total:.0f} executions in time")
                 time.sleep(0.01)
+        if fault is not None:
+            killed = fault()
+        elif replace is not None:
             victim = workers["w1"]
             pids = _group(victim.pid)
             if only_main:
@@ -256,6 +261,10 @@ def _run(
 def _wait(
     handles: list[Any], counters: Any, total_key: str, start: float
 ) -> tuple[dict[str, str], dict[str, Any]]:
+    import redis
+
+    from selinonc.runtime.celery import StoreError
+
     """Each flow's status ("succeeded", "failed" or "no outcome"), and the active nodes of each
     flow without an outcome once WAIT_SECONDS have passed or nothing ran for STALL_SECONDS."""
     statuses: dict[str, str] = {}
@@ -269,7 +278,12 @@ def _wait(
             continue
         except TimeoutError:
             pass
-        executions = int(counters.get(total_key) or 0)
+        except StoreError:  # Redis is down (a fault test): wait for it
+            time.sleep(1)
+        try:
+            executions = int(counters.get(total_key) or 0)
+        except redis.ConnectionError:
+            executions = seen
         now = time.monotonic()
         if executions != seen:
             seen, progress = executions, now

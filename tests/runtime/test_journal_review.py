@@ -18,6 +18,7 @@ import pytest
 from celery.exceptions import Retry as CeleryRetry
 
 from selinonc.runtime import SelinonTask
+from selinonc.runtime.celery import driver as driver_module
 from selinonc.runtime.celery import tasks
 from selinonc.runtime.celery.driver import Driver, _Exceptions
 from selinonc.runtime.celery.memory_store import MemoryStore
@@ -308,7 +309,10 @@ def test_two_deliveries_of_one_retry_message_do_not_run_the_body_at_once() -> No
 # --- 4. a completion handed to the dispatcher leaves the claim to lapse ---------------------
 
 
-def test_a_completion_handed_to_the_dispatcher_keeps_duplicates_from_running_the_body() -> None:
+def test_a_completion_handed_to_the_dispatcher_keeps_duplicates_from_running_the_body(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(driver_module, "RECORD_SECONDS", 0.3)  # the store stays down longer
     _Counted.calls, _Counted.inside = [], lambda: None  # no retry: one plain run
     node = _node(_Counted)
     handoffs: list[dict[str, Any]] = []
@@ -319,10 +323,11 @@ def test_a_completion_handed_to_the_dispatcher_keeps_duplicates_from_running_the
         system=node.lab.system,
     )
     node.driver.record = lambda *args: Driver.record(cast(Driver, real), *args)
-    node.lab.memory.inject("complete", StoreError("connection lost"), times=3)
+    node.lab.memory.inject("complete", StoreError("connection lost"), times=100)
     task = _FakeTask()
     tasks.run_node(cast(Driver, node.driver), cast(Any, task), dict(node.job))
     assert handoffs and len(_Counted.calls) == 1  # recorded later, by the dispatcher
+    node.lab.memory.faults.clear()
     node.lab.clock.advance(31)  # the hand-off waits in the dispatcher's queue
     _Counted.inside = lambda: None
     with contextlib.suppress(CeleryRetry):  # a duplicate: it waits while the claim is held
