@@ -24,7 +24,7 @@ except ImportError as exc:  # pragma: no cover - depends on the installation
         "selinonc.runtime.celery needs Celery and redis: pip install 'selinonc[celery]'"
     ) from exc
 
-from selinonc.runtime.celery import poller
+from selinonc.runtime.celery import guard, poller
 from selinonc.runtime.celery.driver import Driver, load_system
 from selinonc.runtime.celery.redis_store import RedisStore
 from selinonc.runtime.celery.steps import REDELIVER_SECONDS
@@ -71,6 +71,7 @@ def install(
     store_url: str | None = None,
     retention: timedelta | float = timedelta(days=7),
     redeliver_after: timedelta | float = timedelta(seconds=REDELIVER_SECONDS),
+    max_message_bytes: int = guard.MAX_MESSAGE_BYTES,
 ) -> Driver:
     """Register the dispatcher and the task wrapper of a generated package on a Celery app.
 
@@ -84,6 +85,9 @@ def install(
             due is published again (its message may have died with a worker that held it),
             doubling each time up to an hour; a task whose worker died while running it is
             published again once its claim lapses (30 s), whatever this says.
+        max_message_bytes: what a compressed message may decompress to in this process
+            (zlib, bzip2 and lzma; selinonc's own messages are never compressed): a larger
+            one is refused, not decompressed.
 
     Returns:
         The driver; `run_flow` uses the last one installed unless given an app.
@@ -103,6 +107,8 @@ def install(
     store = RedisStore(_store_url(app, store_url), namespace=system.package)
     driver = Driver(app, system, store, retention=seconds, redeliver_after=redeliver)
     app.steps["worker"].add(poller.bootstep(driver))
+    guard.bound_decompression(max_message_bytes)
+    guard.tolerate_bad_headers()
     _fit_visibility_timeout(app)
     _DRIVERS[id(app)] = driver
     _LAST[:] = [driver]

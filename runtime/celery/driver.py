@@ -120,6 +120,7 @@ class Driver:
         )
         self._flow_names: OrderedDict[str, str] = OrderedDict()
         driver = self
+        app.selinonc_driver = self  # for the message guard (guard.strategy)
 
         @app.task(name=tasks.DISPATCHER, bind=True, **tasks.OPTIONS)
         def dispatcher(task: Task, *args: Any, **kwargs: Any) -> Any:

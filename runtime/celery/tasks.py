@@ -52,6 +52,8 @@ OPTIONS = {
     "serializer": "json",
     "max_retries": None,
     "ignore_result": False,
+    # Checks each message before Celery decodes it (guard.py).
+    "Strategy": "selinonc.runtime.celery.guard:strategy",
 }
 _log = logging.getLogger("selinonc.celery")
 
