@@ -12,7 +12,7 @@ import functools
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
-from selinonc.compiler.diagnostics import closest
+from selinonc.compiler.diagnostics import Speller
 from selinonc.compiler.model import PROPAGATE_OPTIONS, Flow, Project, Ref, Task
 
 
@@ -68,12 +68,14 @@ def _mutual_matches(wanted: Sequence[str], offered: Sequence[str]) -> dict[str, 
     """`wanted -> offered` for the pairs that are each other's closest match.
 
     Mutual matching pairs each name at most once, so two uses spelt differently never both
-    blame the same definition.
+    blame the same definition. Past the Speller's limit (MAX_SUGGESTED_WORDS) names are left
+    unpaired.
     """
     pairs: dict[str, str] = {}
+    to_offered, to_wanted = Speller(offered), Speller(wanted)
     for word in wanted:
-        match = closest(word, offered)
-        if match is not None and closest(match, wanted) == word:
+        match = to_offered.closest(word)
+        if match is not None and to_wanted.closest(match) == word:
             pairs[word] = match
     return pairs
 
@@ -98,8 +100,9 @@ def misspellings(project: Project) -> Mapping[str, Misspelling]:
     nodes = [t.name for t in project.tasks] + [r.name for r in project.listed_flows]
     unused = {t.name: t for t in project.tasks if t.name not in used and project.task(t.name) is t}
     found: dict[str, Misspelling] = {}
+    to_nodes = Speller(nodes)
     for name, task_name in _mutual_matches(list(unknown), list(unused)).items():
-        if closest(name, nodes) == task_name:
+        if to_nodes.closest(name) == task_name:
             found[name] = Misspelling(unused[task_name], name, tuple(unknown[name]))
     return found
 

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from selinonc.compiler.checks import _names
 from selinonc.compiler.checks._names import renamed_flows
-from selinonc.compiler.diagnostics import Diagnostic, did_you_mean
+from selinonc.compiler.diagnostics import Diagnostic, Speller, did_you_mean
 from selinonc.compiler.model import Flow, Project
 
 RESERVED_PREFIX = "_sc_"
@@ -128,7 +128,7 @@ def check_node_references(project: Project) -> Iterator[Diagnostic]:
     A use explained by a mistake at a definition (a misspelt task, an unlisted flow) is left
     to the diagnostic of that definition.
     """
-    known = [t.name for t in project.tasks] + [r.name for r in project.listed_flows]
+    known = Speller([t.name for t in project.tasks] + [r.name for r in project.listed_flows])
     misspelt = _names.misspelt_definitions(project)
     for flow in project.flows:
         for ref in _names.flow_refs(flow):
@@ -140,7 +140,7 @@ def check_node_references(project: Project) -> Iterator[Diagnostic]:
                 "SC205",
                 ref.span,
                 f"flow {flow.name!r} uses {ref.name!r}, which is neither a task nor a flow",
-                hint=did_you_mean(ref.name, known) or "define it under `tasks` or `flows`",
+                hint=known.did_you_mean(ref.name) or "define it under `tasks` or `flows`",
             )
 
 
@@ -162,7 +162,7 @@ def check_misspelt_tasks(project: Project) -> Iterator[Diagnostic]:
 
 def check_storage_references(project: Project) -> Iterator[Diagnostic]:
     """SC206: tasks and storage tracers name existing storages (checklist 13)."""
-    known = [s.name for s in project.storages]
+    known = Speller(s.name for s in project.storages)
     refs = [(t.storage, f"task {t.name!r}") for t in project.tasks if t.storage is not None]
     refs += [(tr.storage, "a storage tracer") for tr in project.global_.trace if tr.storage]
     for ref, user in refs:
@@ -171,7 +171,7 @@ def check_storage_references(project: Project) -> Iterator[Diagnostic]:
                 "SC206",
                 ref.span,
                 f"{user} uses storage {ref.name!r}, which is not defined",
-                hint=did_you_mean(ref.name, known) or "define it under `storages`",
+                hint=known.did_you_mean(ref.name) or "define it under `storages`",
             )
 
 

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from selinonc.compiler import graph
 from selinonc.compiler.checks import _names
 from selinonc.compiler.checks._text import Check, edge_label, failure_label
-from selinonc.compiler.diagnostics import Diagnostic, did_you_mean
+from selinonc.compiler.diagnostics import Diagnostic, Speller
 from selinonc.compiler.model import PROPAGATE_OPTIONS, Flow, Project, Ref
 from selinonc.compiler.source import Span
 
@@ -162,7 +162,7 @@ def check_eager_failures(project: Project) -> Iterator[Diagnostic]:
 
 def check_propagate_names(project: Project) -> Iterator[Diagnostic]:
     """SC210: propagate_* options list only flows."""
-    flows = [ref.name for ref in project.listed_flows]
+    flows = Speller(ref.name for ref in project.listed_flows)
     for flow in project.flows:
         for option in PROPAGATE_OPTIONS:
             for ref in flow.propagate[option].names():
@@ -180,7 +180,7 @@ def check_propagate_names(project: Project) -> Iterator[Diagnostic]:
                         "SC210",
                         ref.span,
                         f"{option} of flow {flow.name!r} names {ref.name!r}, which is not a flow",
-                        hint=did_you_mean(ref.name, flows)
+                        hint=flows.did_you_mean(ref.name)
                         or "list only flows named in the `flows` of the nodes file",
                     )
 
@@ -336,8 +336,10 @@ def check_selective_destination(project: Project) -> Iterator[Diagnostic]:
 
 def check_selective_names(project: Project) -> Iterator[Diagnostic]:
     """SC620: selective `tasks` name known nodes; a `run_subsequent` list names flows."""
-    nodes = [task.name for task in project.tasks] + [ref.name for ref in project.listed_flows]
-    flows = [ref.name for ref in project.listed_flows]
+    nodes = Speller(
+        [task.name for task in project.tasks] + [ref.name for ref in project.listed_flows]
+    )
+    flows = Speller(ref.name for ref in project.listed_flows)
     for flow in project.flows:
         for edge in flow.edges:
             if edge.selective is None:
@@ -349,7 +351,7 @@ def check_selective_names(project: Project) -> Iterator[Diagnostic]:
                         "SC620",
                         ref.span,
                         f"{where} selects {ref.name!r}, which does not exist",
-                        hint=did_you_mean(ref.name, nodes) or "name tasks of the sub-flow",
+                        hint=nodes.did_you_mean(ref.name) or "name tasks of the sub-flow",
                     )
             subsequent = edge.selective.run_subsequent
             for ref in () if isinstance(subsequent, bool) else subsequent:
@@ -358,7 +360,7 @@ def check_selective_names(project: Project) -> Iterator[Diagnostic]:
                         "SC620",
                         ref.span,
                         f"run_subsequent of {where} names {ref.name!r}, which is not a flow",
-                        hint=did_you_mean(ref.name, flows) or "run_subsequent lists flows",
+                        hint=flows.did_you_mean(ref.name) or "run_subsequent lists flows",
                     )
 
 
