@@ -109,6 +109,7 @@ def install(
     app.steps["worker"].add(poller.bootstep(driver))
     guard.bound_decompression(max_message_bytes)
     guard.tolerate_bad_headers()
+    guard.guard_released_channels()
     _fit_visibility_timeout(app)
     _DRIVERS[id(app)] = driver
     _LAST[:] = [driver]

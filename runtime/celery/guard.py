@@ -122,3 +122,27 @@ def tolerate_bad_headers() -> None:
 
     __init__.selinonc = True  # type: ignore[attr-defined]
     base.Message.__init__ = __init__  # type: ignore[method-assign]
+
+
+def guard_released_channels() -> None:
+    """A Redis broker connection lost while a task was unacknowledged: Celery's consumer closes
+    it in two passes, and the second finds the transport released (`client` None) and raises
+    AttributeError, which stops the worker ("Unrecoverable error ... 'hostname'"). Raise the
+    connection error kombu expects there instead, which the close already ignores; the message
+    is given back after the visibility timeout, and its claim makes that harmless."""
+    import redis
+    from kombu.transport import redis as transport
+
+    original = transport.Channel._connparams
+    if getattr(original, "selinonc", False):
+        return
+
+    def _connparams(self: Any, asynchronous: bool = False) -> Any:
+        if getattr(self.connection, "client", None) is None:
+            raise redis.exceptions.ConnectionError(
+                "kombu channel is closed: its broker connection was released"
+            )
+        return original(self, asynchronous=asynchronous)
+
+    _connparams.selinonc = True  # type: ignore[attr-defined]
+    transport.Channel._connparams = _connparams  # type: ignore[method-assign]

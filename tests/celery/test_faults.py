@@ -17,6 +17,7 @@ never run at once); the Redis restarts use a private redis-server on a free port
 
 from __future__ import annotations
 
+import base64
 import bz2
 import contextlib
 import json
@@ -35,6 +36,7 @@ from typing import Any
 import pytest
 import redis
 
+from selinonc.runtime.celery import run_flow
 from tests.celery import test_stress
 from tests.celery.services import REDIS, require
 from tests.celery.test_stress import _close, _flush, _problems, _report, _run, _workers
@@ -84,8 +86,9 @@ class PrivateRedis:
     """A redis-server of this test's own on a free port, with AOF (every write synced), that a
     test can shut down and start again."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, *, aof: bool = True) -> None:
         self.directory = directory
+        self.aof = aof
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             self.port = probe.getsockname()[1]
@@ -96,7 +99,8 @@ class PrivateRedis:
 
     def start(self) -> None:
         command = [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1"]
-        command += ["--appendonly", "yes", "--appendfsync", "always", "--save", ""]
+        command += ["--appendonly", "yes" if self.aof else "no", "--save", ""]
+        command += ["--appendfsync", "always"]
         command += ["--dir", str(self.directory)]
         self.process = subprocess.Popen(
             command, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT
@@ -139,10 +143,8 @@ def private_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
     server.stop()
 
 
-def _restart_run(stress: dict[str, Any], server: PrivateRedis, down: float) -> Any:
-    """The flows on the private Redis (broker, backend, flow store, results), which is shut
-    down once a fifth of the executions have started and started again `down` seconds later."""
-    env = {
+def _private_env(stress: dict[str, Any], server: PrivateRedis) -> dict[str, str]:
+    return {
         **stress["env"],
         "STRESS_BROKER": server.url(0),
         "STRESS_BACKEND": server.url(1),
@@ -152,6 +154,12 @@ def _restart_run(stress: dict[str, Any], server: PrivateRedis, down: float) -> A
         "STRESS_COUNTS_URL": f"redis://127.0.0.1:6379/{test_stress.STORE_DB}",
         "STRESS_REDELIVER": REDELIVER,
     }
+
+
+def _restart_run(stress: dict[str, Any], server: PrivateRedis, down: float) -> Any:
+    """The flows on the private Redis (broker, backend, flow store, results), which is shut
+    down once a fifth of the executions have started and started again `down` seconds later."""
+    env = _private_env(stress, server)
     old = dict(os.environ)
     os.environ.update(env)
     _flush()
@@ -179,7 +187,7 @@ def _restart_run(stress: dict[str, Any], server: PrivateRedis, down: float) -> A
                 counters_url=env["STRESS_COUNTS_URL"],
             )
             exited = {n: p.returncode for n, p in workers.items() if p.poll() is not None}
-            unacked = redis.Redis.from_url(server.url(0)).hlen("unacked")
+            unacked = _live_unacked(server.url(0), driver)
     finally:
         _close(app, driver)
         os.environ.clear()
@@ -188,15 +196,30 @@ def _restart_run(stress: dict[str, Any], server: PrivateRedis, down: float) -> A
     return run, exited, unacked
 
 
+def _live_unacked(broker: str, driver: Any) -> list[str]:
+    """The messages the broker holds unacknowledged (given back after its visibility timeout)
+    whose flow has not ended: an ack lost with the connection leaves a message there, and its
+    redelivery must find nothing left to do."""
+    live = []
+    with redis.Redis.from_url(broker) as client:
+        for raw in client.hvals("unacked"):
+            message = json.loads(raw)[0]
+            body = base64.b64decode(message["body"])
+            kwargs = json.loads(body)[1]
+            if driver.store.outcome(kwargs["flow_id"], 0) is None:
+                live.append(f"{message['headers']['task']} {kwargs}")
+    return live
+
+
 @pytest.mark.parametrize("down", [3.0, 30.0], ids=["restart", "down-30s"])
 def test_every_flow_ends_after_redis_is_shut_down_and_started_again(
     stress: dict[str, Any], private_redis: PrivateRedis, down: float
 ) -> None:
     run, exited, unacked = _restart_run(stress, private_redis, down)
     assert not exited, f"workers exited: {exited}\n" + _report("Redis restarted", run, [])
-    problems = _problems(run, killed=None, nodes=NODES)
+    problems = _problems(run, killed=None, nodes=NODES, outage=True)
     assert not problems, _report(f"Redis down {down} s", run, problems)
-    assert unacked == 0, f"{unacked} messages left unacknowledged"
+    assert not unacked, f"unacknowledged messages of flows still running: {unacked}"
 
 
 # --- bad messages -----------------------------------------------------------------------------
@@ -303,3 +326,82 @@ def test_bad_and_forged_messages_never_stop_a_worker_or_run_a_node_twice(
     with redis.Redis.from_url(stress["env"]["STRESS_BROKER"]) as client:
         assert client.hlen("unacked") == 0
         assert all(client.llen(q) == 0 for q in queues.values())
+
+
+def test_a_redis_that_restarts_empty_fails_every_wait_with_a_named_error(
+    stress: dict[str, Any], tmp_path: Path
+) -> None:
+    """No persistence: the flows are gone. Their handles say so at once (FlowLost), instead of
+    waiting out their timeout, and the workers keep running for the next flows."""
+    from selinonc.runtime.celery import FlowLost
+
+    require(REDIS)
+    server = PrivateRedis(tmp_path, aof=False)
+    server.start()
+    env = _private_env(stress, server)
+    old = dict(os.environ)
+    os.environ.update(env)
+    _flush()
+    app, driver = stress["module"].create(env["STRESS_BROKER"])
+    try:
+        with ExitStack() as stack:
+            stack.callback(server.stop)
+            workers = _workers(stack, {**stress, "env": env}, env["STRESS_BROKER"])
+            handles = [
+                run_flow("stress", {"items": ITEMS, "sleep": SLEEP}, app=app) for _ in range(3)
+            ]
+            time.sleep(3)
+            server.shutdown()
+            server.start()  # empty
+            for handle in handles:
+                started = time.monotonic()
+                with pytest.raises(FlowLost, match="appendonly yes"):
+                    handle.wait(120)
+                assert time.monotonic() - started < 30  # named at once, not after 120 s
+            after = run_flow("stress", {"items": 5}, app=app)  # the workers run on
+            assert after.wait(120) == "succeeded"
+            exited = {n: p.returncode for n, p in workers.items() if p.poll() is not None}
+            assert not exited, f"workers exited: {exited}"
+    finally:
+        _close(app, driver)
+        os.environ.clear()
+        os.environ.update(old)
+
+
+def test_a_broker_connection_lost_with_a_message_unacknowledged_closes_cleanly(
+    private_redis: PrivateRedis,
+) -> None:
+    """Celery's consumer, on a lost connection, collects and then closes it; with an acks_late
+    message unacknowledged, a BRPOP outstanding and a fanout (remote control) channel, kombu
+    5.7's second close dereferenced the released transport and the worker exited. The close
+    Celery runs, step by step (guard.guard_released_channels keeps it clean)."""
+    from kombu import Connection, Queue
+    from kombu.common import Broadcast
+
+    from selinonc.runtime.celery import guard
+
+    guard.guard_released_channels()
+    url = private_redis.url(0)
+    queue = Queue("selinonc_faults_close")
+    with Connection(url) as producer:
+        producer.Producer().publish({"n": 1}, routing_key=queue.name, declare=[queue])
+    connection = Connection(url)
+    got: list[Any] = []
+    consumer = connection.Consumer([queue], callbacks=[lambda body, m: got.append(m)])
+    consumer.qos(prefetch_count=2)
+    consumer.consume()
+    control = connection.Consumer(
+        [Broadcast("selinonc_faults_control")],
+        channel=connection.channel(),
+        callbacks=[lambda body, m: None],
+    )
+    control.consume()
+    while not got:
+        connection.drain_events(timeout=2)  # delivered, not acknowledged
+    with contextlib.suppress(socket.timeout):
+        connection.drain_events(timeout=0.2)  # a BRPOP left outstanding
+    private_redis.shutdown()
+    with contextlib.suppress(Exception):
+        connection.collect(socket_timeout=2)  # consumer.py: connection.collect() ...
+    connection.close()  # ... then close(), which may raise only connection errors
+    private_redis.start()

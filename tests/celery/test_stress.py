@@ -317,10 +317,18 @@ def _workers(
     }
 
 
-def _problems(run: Run, killed: set[int] | None, nodes: int = FLOWS * NODES_PER_FLOW) -> list[str]:
+def _problems(
+    run: Run,
+    killed: set[int] | None,
+    nodes: int = FLOWS * NODES_PER_FLOW,
+    *,
+    outage: bool = False,
+) -> list[str]:
     """Each way the run broke exactly-once. With `killed` (the pids of the killed worker), a
     node may have run twice when its first execution was there and never completed, the second
-    elsewhere."""
+    elsewhere. With `outage` (the broker and result backend were down a while), an execution
+    whose body returned and whose node its flow reports completed, though Celery could not
+    store its result (the task_postrun mark)."""
     problems = [
         f"flow {i}: {s}" + (f", active: {run.stuck[i]}" if i in run.stuck else "")
         for i, s in run.statuses.items()
@@ -348,6 +356,8 @@ def _problems(run: Run, killed: set[int] | None, nodes: int = FLOWS * NODES_PER_
         ):
             problems.append(f"node {node_id} ran {len(executions)} times: {executions}")
         elif "done" not in last and not by_killed(last):
+            if outage and "body" in last and node_id in run.reported:
+                continue
             # (The kill may end an execution whose outcome reached the flow, before the mark.)
             problems.append(f"node {node_id}: its execution never completed: {executions}")
     return problems
