@@ -9,12 +9,19 @@ from __future__ import annotations
 
 import functools
 import json
+import time
 import traceback
 from collections.abc import Callable, Mapping, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
-from selinonc.runtime.errors import FatalTaskError, OutputSchemaError, Retry, TaskClassError
+from selinonc.runtime.errors import (
+    FatalTaskError,
+    OutputSchemaError,
+    Retry,
+    StorageError,
+    TaskClassError,
+)
 from selinonc.runtime.pool import StoragePool
 from selinonc.runtime.tables import System
 from selinonc.runtime.task import TASK_CLASS_HINT, task_class_problem
@@ -97,8 +104,12 @@ def run_task(
     job: TaskRun,
     exceptions: MutableMapping[str, BaseException],
     trace: TraceHook,
+    *,
+    store_patience: float = 0.0,
 ) -> Outcome:
-    """Run one attempt of a task and store its result."""
+    """Run one attempt of a task and store its result; a storage that cannot take the result
+    is tried again, with back-off, for `store_patience` seconds (the body is not run again for
+    a storage that restarts) before the attempt fails."""
     task = system.task(job.name)
     where = {"flow_name": job.flow_name, "task_name": job.name, "task_id": job.node_id}
     trace("TASK_START", {**where, "retried_count": job.attempt})
@@ -111,7 +122,7 @@ def run_task(
             validate_output(task.output_schema, result, job.name)
         location = None
         if task.stores_results:
-            location = pool.store(job.node_args, job.flow_name, job.name, job.node_id, result)
+            location = _store(pool, job, result, store_patience, trace, where)
             trace("STORAGE_STORE", {**where, "storage_name": task.storage, "record_id": location})
         elif result is not None:
             trace("TASK_DISCARD_RESULT", {**where, "result": repr(result)[:200]})
@@ -132,6 +143,26 @@ def run_task(
         return Outcome("failed", error=text, exception=exc)
     trace("TASK_END", {**where, "storage_name": task.storage})
     return Outcome("finished", location=location)
+
+
+def _store(
+    pool: StoragePool,
+    job: TaskRun,
+    result: Any,
+    patience: float,
+    trace: TraceHook,
+    where: Mapping[str, Any],
+) -> Any:
+    deadline, pause = time.monotonic() + patience, 0.1
+    while True:
+        try:
+            return pool.store(job.node_args, job.flow_name, job.name, job.node_id, result)
+        except StorageError as exc:
+            if time.monotonic() + pause > deadline:
+                raise
+            trace("STORAGE_ISSUE", {**where, "what": f"storing the result again: {exc}"})
+            time.sleep(pause)
+            pause = min(2 * pause, 5.0)
 
 
 @functools.lru_cache(maxsize=1024)

@@ -44,6 +44,8 @@ if TYPE_CHECKING:
 DISPATCHER = "selinonc.dispatcher"
 TASK = "selinonc.task"
 CLAIM_SECONDS = 30.0  # a node claim's lease; renewed every third of it while the task runs
+# How long a finished task's result is tried again while its storage is unreachable.
+STORE_PATIENCE_SECONDS = 120.0
 # A claim whose completion waits in the dispatcher's queue (the store was down) is held this long.
 HANDOFF_SECONDS = 3600.0
 OPTIONS = {
@@ -256,7 +258,14 @@ def run_node(driver: Driver, task: Task, job: dict[str, Any]) -> Any:
         job.get("attempt", 0),
     )
     with _renewed(driver, flow_id, node_id, token):
-        outcome = run_task(driver.system, driver.pool, run, driver.exceptions, driver.tracer)
+        outcome = run_task(
+            driver.system,
+            driver.pool,
+            run,
+            driver.exceptions,
+            driver.tracer,
+            store_patience=STORE_PATIENCE_SECONDS,  # a storage restarting: its claim is renewed
+        )
         if outcome.kind != "retry":  # recorded under the claim: no duplicate runs meanwhile
             event = NodeFinished(node_id) if outcome.kind == "finished" else NodeFailed(node_id)
             driver.record(meta.flow, flow_id, node_id, None if nowait else event, token)

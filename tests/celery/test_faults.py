@@ -20,6 +20,7 @@ from __future__ import annotations
 import base64
 import bz2
 import contextlib
+import importlib
 import json
 import os
 import pickle
@@ -375,8 +376,9 @@ def test_a_broker_connection_lost_with_a_message_unacknowledged_closes_cleanly(
     message unacknowledged, a BRPOP outstanding and a fanout (remote control) channel, kombu
     5.7's second close dereferenced the released transport and the worker exited. The close
     Celery runs, step by step (guard.guard_released_channels keeps it clean)."""
-    from kombu import Connection, Queue
-    from kombu.common import Broadcast
+    kombu: Any = importlib.import_module("kombu")  # untyped: used as Any
+    Connection, Queue = kombu.Connection, kombu.Queue
+    Broadcast = importlib.import_module("kombu.common").Broadcast
 
     from selinonc.runtime.celery import guard
 
