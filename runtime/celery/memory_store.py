@@ -200,7 +200,7 @@ class MemoryStore:
                 action, claim = flow.outbox.get(node_id), flow.nodes.get(node_id)
                 if action is not None and claim != "done":
                     flow.sent[node_id] = action
-                    if claim is None:  # a claim taken meanwhile set its own deadline
+                    if claim is None or claim[1] <= self.now():  # a live claim set its own
                         self._deadline(node_member(node_id), self.now() + after)
             for action_id in published:
                 flow.outbox.pop(action_id, None)
@@ -229,21 +229,24 @@ class MemoryStore:
             if flow is None:
                 return Claim("unknown")
             held = flow.nodes.get(node_id)
+            if held == "done":
+                self._forget(flow, node_id)
+                return Claim("done")
+            action = flow.sent.get(node_id) or flow.outbox.get(node_id)
+            if action is None:
+                return Claim("unsent")
+            sent = json.loads(action)
+            if name and sent["name"] != name:
+                return Claim("mismatch")
             verdict = None
             if not nowait and flow.status != "running":
                 verdict = "ended"
             elif not nowait and flow.retried != retried:
                 verdict = "abandoned"
-            elif held == "done":
-                verdict = "done"
             if verdict is not None:
-                self._forget(flow, node_id)
+                if int(sent.get("retried", 0)) == retried:  # not a forged attempt number
+                    self._forget(flow, node_id)
                 return Claim(verdict)
-            action = flow.sent.get(node_id) or flow.outbox.get(node_id)
-            if action is None:
-                return Claim("unsent")
-            if name and json.loads(action)["name"] != name:
-                return Claim("mismatch")
             now = self.now()
             if held is not None and held[0] not in (token, previous) and held[1] > now:
                 return Claim("held", held[1] - now)
@@ -259,8 +262,7 @@ class MemoryStore:
             if held is None or held == "done" or held[0] != token:
                 return False
             flow.nodes[node_id] = (token, self.now() + lease)
-            if node_member(node_id) in self.deadlines:
-                self.deadlines[node_member(node_id)] = self.now() + lease
+            self.deadlines[node_member(node_id)] = self.now() + lease
             return True
 
     def complete(
@@ -290,7 +292,7 @@ class MemoryStore:
         with self._lock:
             self._op("sent")
             flow = self._live(flow_of(node_id))
-            action = flow.sent.get(node_id) if flow is not None else None
+            action = (flow.sent.get(node_id) or flow.outbox.get(node_id)) if flow else None
             held = flow.nodes.get(node_id) if flow is not None else None
             if flow is None or action is None or held == "done":
                 if flow is not None:

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from celery import bootsteps
 
-from selinonc.runtime.celery.store import Due, NoSuchFlow, StoreError, flow_of
+from selinonc.runtime.celery.store import Due, flow_of
 
 if TYPE_CHECKING:
     from selinonc.runtime.celery.driver import Driver
@@ -58,20 +58,22 @@ class Poller:
         store = self.driver.store
         resend = max(self.driver.stepper.redeliver_after, 1.0)
         taken = store.due(BATCH, resend, MOST_SECONDS)
-        for due in taken:
-            try:
-                self._send(due)
-            except (StoreError, NoSuchFlow):
-                raise
-            except Exception:  # one bad member must not stop the rest (it is due again later)
-                _log.exception("selinonc: could not send %s", due.member)
+        if not taken:
+            return 0
+        # A connection of its own: the worker's event loop owns the ones it consumes with.
+        with self.driver.app.connection_for_write() as connection:
+            for due in taken:
+                try:
+                    self._send(due, connection)
+                except Exception:  # one bad member must not stop the rest (due again later)
+                    _log.exception("selinonc: could not send %s", due.member)
         return len(taken)
 
-    def _send(self, due: Due) -> None:
+    def _send(self, due: Due, connection: Any = None) -> None:
         kind, _, rest = due.member.partition(":")
         store, publisher = self.driver.store, self.driver.publisher
         if kind == "n":
-            self._redeliver(due, rest)
+            self._redeliver(due, rest, connection)
             return
         flow_id, _, tail = rest.partition(":")
         meta = self.driver.stepper.meta(flow_id)
@@ -89,10 +91,10 @@ class Poller:
             return
         if due.tries:  # it was sent before and has not happened since
             _log.info("selinonc: sending %s of flow %s again", event.partition(":")[0], flow_id)
-        publisher.dispatch(meta.flow, flow_id, event)
+        publisher.dispatch(meta.flow, flow_id, event, connection)
         self.sent += 1
 
-    def _redeliver(self, due: Due, node_id: str) -> None:
+    def _redeliver(self, due: Due, node_id: str, connection: Any = None) -> None:
         """A task not claimed in time, or whose claim lapsed: send what the flow published."""
         store = self.driver.store
         action = store.sent(node_id)
@@ -122,7 +124,7 @@ class Poller:
                 {"flow_id": flow_id, "node_id": node_id, "node_name": action["name"]},
             )
         task: dict[str, Any] = {k: v for k, v in action.items() if k not in ("status", "attempt")}
-        self.driver.publisher.task(meta.flow, flow_id, task, throttled=False)
+        self.driver.publisher.task(meta.flow, flow_id, task, throttled=False, connection=connection)
         self.sent += 1
 
     # --- the thread ------------------------------------------------------------------------

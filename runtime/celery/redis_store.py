@@ -163,7 +163,11 @@ for i = 0, k - 1 do
   if action and claim ~= 'done' then
     redis.call('HSET', KEYS[6], id, action)
     keep(KEYS[6])
-    if not claim then  -- a claim taken meanwhile set its own deadline
+    local lapsed = not claim
+    if claim then
+      lapsed = tonumber(string.sub(claim, string.find(claim, ':', 1, true) + 1)) <= now
+    end
+    if lapsed then  -- a live claim taken meanwhile set its own deadline
       redis.call('ZADD', KEYS[7], now + tonumber(ARGV[4 + 2 * i]), 'n:' .. id)
       redis.call('HDEL', KEYS[8], 'n:' .. id)
     end
@@ -192,17 +196,22 @@ _CLAIM = (
     + """
 local st = redis.call('HMGET', KEYS[1], '_status', '_retried', ARGV[1])
 if not st[1] then return {'unknown', 0} end
-local verdict = nil
-if ARGV[5] ~= '1' and st[1] ~= 'running' then verdict = 'ended'
-elseif ARGV[5] ~= '1' and st[2] ~= ARGV[3] then verdict = 'abandoned'
-elseif st[3] == 'done' then verdict = 'done' end
-if verdict then
+if st[3] == 'done' then
   forget(ARGV[1])
-  return {verdict, 0}
+  return {'done', 0}
 end
 local action = redis.call('HGET', KEYS[2], ARGV[1]) or redis.call('HGET', KEYS[5], ARGV[1])
 if not action then return {'unsent', 0} end
-if ARGV[7] ~= '' and cjson.decode(action)['name'] ~= ARGV[7] then return {'mismatch', 0} end
+local sent = cjson.decode(action)
+if ARGV[7] ~= '' and sent['name'] ~= ARGV[7] then return {'mismatch', 0} end
+local verdict = nil
+if ARGV[5] ~= '1' and st[1] ~= 'running' then verdict = 'ended'
+elseif ARGV[5] ~= '1' and st[2] ~= ARGV[3] then verdict = 'abandoned' end
+if verdict then
+  -- only the message of what was sent forgets it (a forged attempt number does not)
+  if tostring(sent['retried'] or 0) == ARGV[3] then forget(ARGV[1]) end
+  return {verdict, 0}
+end
 local v = st[3]
 if v then
   local sep = string.find(v, ':', 1, true)
@@ -229,7 +238,7 @@ local v = redis.call('HGET', KEYS[2], ARGV[1])
 if v and string.sub(v, 1, string.len(ARGV[2]) + 1) == ARGV[2] .. ':' then
   local expiry = now + tonumber(ARGV[3])
   redis.call('HSET', KEYS[2], ARGV[1], ARGV[2] .. ':' .. expiry)
-  redis.call('ZADD', KEYS[3], 'XX', expiry, 'n:' .. ARGV[1])
+  redis.call('ZADD', KEYS[3], expiry, 'n:' .. ARGV[1])
   return 1
 end
 return 0
@@ -260,14 +269,15 @@ return 1
 """
 )
 
-# KEYS: nodes sent due tries; ARGV: node id. A sent task whose claim is not live: its action,
+# KEYS: nodes sent due tries outbox; ARGV: node id. A sent task whose claim is not live (in
+# `sent`, or still in the outbox while its step publishes): its action,
 # the flow's status and attempt; nothing (and no deadline) when it is done or gone.
 _SENT = (
     _NOW
     + _FORGET_NODE
     + """
 local st = redis.call('HMGET', KEYS[1], '_status', '_retried', ARGV[1])
-local action = redis.call('HGET', KEYS[2], ARGV[1])
+local action = redis.call('HGET', KEYS[2], ARGV[1]) or redis.call('HGET', KEYS[5], ARGV[1])
 if not st[1] or not action or st[3] == 'done' then
   forget(ARGV[1])
   return false
@@ -552,7 +562,7 @@ class RedisStore:
 
     def sent(self, node_id: str) -> dict[str, Any] | None:
         flow_id = flow_of(node_id)
-        keys = [*self._keys(flow_id, "nodes", "sent"), *self._due_keys]
+        keys = [*self._keys(flow_id, "nodes", "sent"), *self._due_keys, self.key(flow_id, "outbox")]
         got = self._call(lambda: self._sent(keys=keys, args=[node_id]))
         if not got:
             return None

@@ -72,7 +72,13 @@ class CeleryPublisher:
         self._throttle = Throttle(driver.system, time.monotonic)
 
     def task(
-        self, flow_name: str, flow_id: str, action: Mapping[str, Any], *, throttled: bool = True
+        self,
+        flow_name: str,
+        flow_id: str,
+        action: Mapping[str, Any],
+        *,
+        throttled: bool = True,
+        connection: Any = None,
     ) -> float | None:
         task = self.driver.system.task(action["name"])
         countdown = self._throttle.delay(action["name"]) if throttled else None
@@ -91,6 +97,7 @@ class CeleryPublisher:
             queue=task.queue,
             countdown=countdown or None,
             serializer="json",
+            connection=connection,
         )
         return countdown
 
@@ -110,12 +117,13 @@ class CeleryPublisher:
     def check(self, flow_name: str, flow_id: str, after: float, mark: str) -> None:
         self.driver.store.schedule(check_member(flow_id, mark), after)
 
-    def dispatch(self, flow_name: str, flow_id: str, event: str) -> None:
+    def dispatch(self, flow_name: str, flow_id: str, event: str, connection: Any = None) -> None:
         """Send the dispatcher an event of a flow, now."""
         self.driver.dispatcher.apply_async(
             kwargs={"flow_id": flow_id, "event": event},
             queue=self.driver.system.flow(flow_name).queue,
             serializer="json",
+            connection=connection,
         )
 
 
@@ -153,18 +161,20 @@ def dispatch(driver: Driver, task: Task, kwargs: Mapping[str, Any]) -> Any:
             if not stepper.complete(flow_id, node_id, outcome, by=token):
                 _log.info("node %s: an outcome recorded before, or not its claim's", node_id)
         elif event == "start":
-            member = start_member(flow_id)
-            stepper.step(flow_id, Start())
+            # Applied only when this step ran: a lease holder that dies leaves it pending.
+            if stepper.step(flow_id, Start()) is not None:
+                member = start_member(flow_id)
         else:
             timer = _timer(event)
-            member = timer_member(flow_id, timer.retried)
-            stepper.step(flow_id, timer)
+            if stepper.step(flow_id, timer) is not None:
+                member = timer_member(flow_id, timer.retried)
     except NoSuchFlow as exc:
         # Never started here, lost with a Redis that kept nothing, or removed after its
         # retention: nothing will ever change that.
         _log.warning("dropped %s for flow %s: %s", event, flow_id, exc)
         with contextlib.suppress(StoreError):
-            driver.store.unschedule(member or check_member(flow_id, event[len("check:") :]))
+            for gone in (start_member(flow_id), check_member(flow_id, event[len("check:") :])):
+                driver.store.unschedule(gone)
         return {"selinonc": "dropped", "flow_id": flow_id}
     except (StoreError, StorageError) as exc:
         # decisions.md, runtime 5: what a step could not apply stays pending; try again.

@@ -136,6 +136,7 @@ class Run:
     stuck: dict[str, Any]  # flow id -> active nodes, for each flow without an outcome
     errors: list[str]  # the workers' ERROR and CRITICAL log lines
     killed: dict[str, Any] = field(default_factory=dict)
+    logs: dict[str, list[str]] = field(default_factory=dict)  # each worker's log
 
     def summary(self) -> str:
         runs = Counter(self.counts.values())
@@ -255,7 +256,8 @@ def _run(
         for line in getattr(process, "log", [])
         if " ERROR/" in line or " CRITICAL/" in line
     ]
-    return Run(seconds, statuses, reported, executions, counts, stuck, errors, killed)
+    logs = {name: list(getattr(process, "log", [])) for name, process in workers.items()}
+    return Run(seconds, statuses, reported, executions, counts, stuck, errors, killed, logs)
 
 
 def _wait(
@@ -364,6 +366,12 @@ def _problems(
 
 
 def _report(part: str, run: Run, problems: list[str]) -> str:
+    if problems and run.logs:  # the whole story, for whoever reads the failure
+        path = Path(os.environ.get("TMPDIR", "/tmp")) / f"selinonc-{os.getpid()}-workers.log"
+        with path.open("a") as out:
+            for name, lines in run.logs.items():
+                out.writelines(f"{part} {name}: {line}" for line in lines)
+        problems = [*problems, f"(the workers' logs: {path})"]
     shown = "\n".join(problems[:20])
     more = f"\n... and {len(problems) - 20} more" if len(problems) > 20 else ""
     errors = "\n".join(run.errors[:10])

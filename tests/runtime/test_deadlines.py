@@ -8,6 +8,7 @@ would give it back only after its visibility timeout, an hour later.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import itertools
 import types
@@ -92,6 +93,7 @@ class Cluster:
         self.traces: list[tuple[str, dict[str, Any]]] = []
         self.refused: list[dict[str, Any]] = []
         driver: Any = SimpleNamespace(system=sys, store=self.store, tracer=self.trace)
+        driver.app = SimpleNamespace(connection_for_write=contextlib.nullcontext)
         driver.pool = StoragePool(sys)
         driver.exceptions = _Exceptions(self.store)
         driver.dispatcher = self._sender("dispatcher")
@@ -409,3 +411,36 @@ def test_deadlines_of_a_flow_gone_from_the_store_are_dropped() -> None:
     lab.tick(REDELIVER + 1)
     assert node_member(node) not in lab.store.deadlines
     assert not [m for m in lab.store.deadlines if flow_id in m]
+
+
+def test_a_message_with_a_forged_attempt_number_forgets_nothing() -> None:
+    """The review's case: `retried` changed to an attempt the flow never made answered
+    "abandoned" and deleted the node's stored action and deadline, so the real message was then
+    refused and the flow hung."""
+    lab = Cluster(CHAIN)
+    flow_id = lab.start("chain")
+    lab.deliver(_only(lab.take("dispatcher")))
+    real = _only(lab.take("task"))
+    node = real.kwargs["node_id"]
+    assert lab.deliver(Message("task", {**real.kwargs, "retried": 5}, None)) == {
+        "selinonc": "skipped",
+        "why": "abandoned",
+    }
+    assert node_member(node) in lab.store.deadlines and node in lab.store.flows[flow_id].sent
+    lab.deliver(real)
+    lab.drain()
+    assert lab.status(flow_id) == "succeeded"
+
+
+def test_a_start_left_pending_by_a_dead_lease_holder_is_sent_again() -> None:
+    """The review's case: the start arrived while a dead worker's step lease was live; the
+    step returned without applying it, and the start's deadline must stay."""
+    lab = Cluster(CHAIN)
+    flow_id = lab.start("chain")
+    start = _only(lab.take("dispatcher"))
+    assert lab.store.enter(flow_id, "dead", None, 30) is not None  # a stepper that then died
+    lab.deliver(start)  # appended; the lease is the dead one's
+    assert start_member(flow_id) in lab.store.deadlines
+    lab.tick(REDELIVER + 1, "dispatcher")
+    lab.drain()
+    assert lab.status(flow_id) == "succeeded"

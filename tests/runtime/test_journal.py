@@ -361,7 +361,7 @@ def test_a_claim_held_by_a_live_worker_makes_a_duplicate_wait_and_a_dead_one_lap
     assert store.complete("m", node, {"kind": "finished", "node": node})
     assert not store.complete("m", node, {"kind": "finished", "node": node})  # recorded once
     assert store.claim("m", node, "w3", 0, 30).verdict == "done"
-    assert store.claim("m", node, "w3", 1, 30).verdict == "abandoned"
+    assert store.claim("m", node, "w3", 1, 30).verdict == "done"  # whatever the attempt
 
 
 def test_finished_flows_retire_with_their_sub_flows_and_running_ones_never_expire() -> None:
