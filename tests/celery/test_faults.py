@@ -37,7 +37,7 @@ from typing import Any
 import pytest
 import redis
 
-from selinonc.runtime.celery import run_flow
+from selinonc.runtime.celery import run_flow, steps
 from tests.celery import test_stress
 from tests.celery.services import REDIS, require
 from tests.celery.test_stress import _close, _flush, _problems, _report, _run, _workers
@@ -60,6 +60,10 @@ def test_a_worker_main_process_killed_on_the_redis_broker_reruns_only_what_it_ra
     old = dict(os.environ)
     os.environ.update(env)
     broker = env["STRESS_BROKER"]
+    # Flows start here too: this process's driver (imported before STRESS_REDELIVER was set)
+    # schedules their starts' deadlines, which must match the workers'.
+    stepper = stress["module"].driver.stepper
+    stepper.redeliver_after = float(REDELIVER)
     try:
         with ExitStack() as stack:
             run_env = {**stress, "env": env}
@@ -75,6 +79,7 @@ def test_a_worker_main_process_killed_on_the_redis_broker_reruns_only_what_it_ra
                 sleep=SLEEP,
             )
     finally:
+        stepper.redeliver_after = steps.REDELIVER_SECONDS
         os.environ.clear()
         os.environ.update(old)
     print(run.summary())
